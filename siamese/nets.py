@@ -1,0 +1,78 @@
+"""The twin's tower: a small CNN that returns one L2-normalised embedding per stage.
+
+The Siamese twin is this one tower applied to ``cat([x1, x2])``: both inputs go through the same
+modules in the same call, so the weights are shared by construction (no copies to keep in sync).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3×3 conv + BN + ReLU, then 2×2 max-pool: ``(B, c_in, H, W) -> (B, c_out, H/2, W/2)``."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+class ConvTower(nn.Module):
+    """Conv stages, each followed by a pooled, projected, L2-normalised embedding head.
+
+    Args:
+        in_channels: image channels (1 grayscale, 3 RGB); must match the data.
+        channels: output channels of each stage; ``len(channels)`` is the number of stages.
+        embedding_dim: ``D_l`` of each stage's embedding, an int for all stages or one per stage.
+
+    ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
+    ``e_l = normalize(W_l · avgpool(stage_l(…stage_1(x))))``. The last one is the model's embedding.
+    """
+
+    def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
+                 embedding_dim: int | Sequence[int] = 64):
+        super().__init__()
+        channels = [int(c) for c in channels]
+        if not channels or min(channels) < 1:
+            raise ValueError(f"model.channels must be a non-empty list of positive ints, got {channels}")
+        if int(in_channels) not in (1, 3):
+            raise ValueError(f"model.in_channels must be 1 or 3, got {in_channels}")
+        dims = ([int(embedding_dim)] * len(channels) if isinstance(embedding_dim, int)
+                else [int(d) for d in embedding_dim])
+        if len(dims) != len(channels) or min(dims) < 1:
+            raise ValueError(
+                f"model.embedding_dim must be a positive int or one per stage ({len(channels)}), got {dims}"
+            )
+        self.in_channels = int(in_channels)
+        self.stages = nn.ModuleList(
+            _conv_block(c_in, c_out) for c_in, c_out in zip([self.in_channels, *channels], channels)
+        )
+        self.heads = nn.ModuleList(nn.Linear(c, d) for c, d in zip(channels, dims))
+        self.embedding_dims = dims
+
+    @property
+    def num_stages(self) -> int:
+        return len(self.stages)
+
+    @property
+    def embedding_dim(self) -> int:
+        """Dimension of the model's embedding (the last stage's)."""
+        return self.embedding_dims[-1]
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"ConvTower expects images (B, {self.in_channels}, H, W), got shape {tuple(x.shape)}"
+            )
+        out = []
+        for stage, head in zip(self.stages, self.heads):
+            x = stage(x)
+            out.append(F.normalize(head(x.mean(dim=(2, 3))), dim=1))  # (B, C_l) -> (B, D_l)
+        return out
