@@ -20,6 +20,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_train.py
+	$(BIN)/python scripts/bench_digits.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -159,6 +159,11 @@ def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classe
 def check_pairable(name: str, labels: np.ndarray, class_names: list[str]) -> None:
     """Fail if a split cannot give both kinds of pair; warn (once) about single-image classes."""
     classes, counts = np.unique(labels, return_counts=True)
+    if len(labels) == 0:
+        raise ValueError(
+            f"the {name} split is empty: too few images per class for data.holdout (split=samples) "
+            "or too few classes for data.holdout_classes (split=classes)"
+        )
     if len(classes) < 2:
         raise ValueError(
             f"the {name} split has {len(classes)} class(es): no different-class pair is possible; "

@@ -1,0 +1,25 @@
+"""What every benchmark prints first: the machine, the library versions and the command."""
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from datetime import date
+
+import faiss
+import pytorch_lightning as pl
+import torch
+
+
+def machine_header() -> str:
+    """A few lines naming date, CPU count, Python/torch/Lightning/FAISS versions and the command."""
+    cpu = platform.processor() or platform.machine()
+    cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    return "\n".join([
+        f"date: {date.today().isoformat()}",
+        f"machine: {os.cpu_count()} CPU cores ({cpu}), torch threads {torch.get_num_threads()}, GPU: {cuda}",
+        f"versions: python {platform.python_version()}, torch {torch.__version__}, "
+        f"pytorch-lightning {pl.__version__}, faiss {faiss.__version__}",
+        f"command: {shlex.join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])}",
+    ])

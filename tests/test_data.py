@@ -1,0 +1,172 @@
+"""Pair sampling, splits and sources: label semantics, reproducibility, every input error."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from siamese.data import DigitsImages, FolderImages, PairDataModule, sample_pairs, split_indices
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return DigitsImages(image_size=8)
+
+
+def make_module(source, **kwargs):
+    defaults = dict(train_pairs=400, val_pairs=200, test_pairs=200, batch_size=50, seed=0)
+    return PairDataModule(source, **{**defaults, **kwargs})
+
+
+def test_pair_labels_mean_same_class(digits):
+    dm = make_module(digits)
+    for name in ("train", "val", "test"):
+        p = dm.pairs(name)
+        labels = digits.labels
+        assert np.array_equal(p[:, 2] == 1, labels[p[:, 0]] == labels[p[:, 1]])
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == {"x1", "x2", "y", "c1", "c2"}
+    assert torch.equal(batch["y"] == 1, batch["c1"] == batch["c2"])
+    assert batch["x1"].shape == (50, 1, 8, 8) and batch["y"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.8])
+def test_positive_fraction(digits, fraction):
+    p = make_module(digits, positive_fraction=fraction, train_pairs=1000).pairs("train")
+    assert p[:, 2].mean() == pytest.approx(fraction, abs=1e-3)
+
+
+def test_pairs_stay_inside_their_split_and_never_pair_an_image_with_itself(digits):
+    dm = make_module(digits)
+    for name in ("train", "val", "test"):
+        p = dm.pairs(name)
+        assert np.isin(p[:, :2], dm.indices[name]).all()
+        assert (p[:, 0] != p[:, 1]).all()
+
+
+def test_val_test_fixed_train_resampled_and_seeded(digits):
+    a, b = make_module(digits), make_module(digits)
+    assert np.array_equal(a.fixed_pairs["val"], b.fixed_pairs["val"])
+    assert np.array_equal(a.fixed_pairs["test"], b.fixed_pairs["test"])
+    assert np.array_equal(a.pairs("train", epoch=3), b.pairs("train", epoch=3))
+    assert not np.array_equal(a.pairs("train", epoch=0), a.pairs("train", epoch=1))
+    c = make_module(digits, seed=1)
+    assert not np.array_equal(a.fixed_pairs["val"], c.fixed_pairs["val"])
+
+
+def test_sample_split_holds_out_a_share_of_every_class(digits):
+    idx = split_indices(digits.labels, "samples", holdout=0.2, holdout_classes=0.3, seed=0)
+    all_idx = np.concatenate(list(idx.values()))
+    assert len(all_idx) == len(digits.labels) == len(np.unique(all_idx))
+    for c in range(10):
+        n = (digits.labels == c).sum()
+        held = np.isin(np.flatnonzero(digits.labels == c), np.concatenate([idx["val"], idx["test"]])).sum()
+        assert held == round(0.2 * n)
+
+
+def test_class_split_trains_on_0_to_6_and_evaluates_on_7_to_9(digits):
+    dm = make_module(digits, split="classes")
+    assert set(digits.labels[dm.indices["train"]]) == set(range(7))
+    assert set(digits.labels[dm.indices["val"]]) == {7, 8, 9}
+    assert set(digits.labels[dm.indices["test"]]) == {7, 8, 9}
+    assert dm.retrieval_splits == ("val", "test")
+
+
+def test_single_image_class_pairs_with_itself_and_warns_naming_it():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    p = sample_pairs(labels, 600, 0.5, np.random.default_rng(0))
+    self_pairs = p[p[:, 0] == p[:, 1]]
+    assert (self_pairs[:, 2] == 1).all() and set(self_pairs[:, 0]) == {5}
+
+    class Tiny:
+        channels = 1
+        classes = ["a", "b", "lonely"]
+
+        def __init__(self):
+            self.labels = np.array([0] * 8 + [1] * 8 + [2])
+
+        def __len__(self):
+            return len(self.labels)
+
+        def __getitem__(self, i):
+            return torch.zeros(1, 4, 4)
+
+    with pytest.warns(UserWarning, match=r"\['lonely'\] have a single image"):
+        make_module(Tiny(), holdout=0.5)
+
+
+def folder_tree(root, classes=("cat", "dog"), per_class=3, size=10, mode="L"):
+    for ci, name in enumerate(classes):
+        (root / name).mkdir(parents=True)
+        for k in range(per_class):
+            value = (ci * 80 + k * 20) % 256
+            Image.new(mode, (size, size), color=value if mode == "L" else (value, 0, 0)).save(root / name / f"{k}.png")
+    return root
+
+
+def test_folder_source_reads_classes_and_ignores_junk(tmp_path):
+    root = folder_tree(tmp_path / "imgs")
+    (root / "cat" / ".DS_Store").write_bytes(b"junk")
+    (root / "cat" / "notes.txt").write_text("not an image")
+    (root / "dog" / "link.png").symlink_to(root / "dog" / "0.png")
+    src = FolderImages(str(root), image_size=6, channels=3)
+    assert src.classes == ["cat", "dog"] and len(src) == 6
+    assert src[0].shape == (3, 6, 6) and 0.0 <= src[0].min() and src[0].max() <= 1.0
+    assert list(src.labels) == [0, 0, 0, 1, 1, 1]
+
+
+def test_folder_missing_root_shows_expected_layout(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"(?s)is not a folder.*root/\s+<class_a>/<image>"):
+        FolderImages(str(tmp_path / "nope"))
+
+
+def test_folder_unreadable_image_is_named(tmp_path):
+    root = folder_tree(tmp_path / "imgs")
+    (root / "dog" / "broken.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(ValueError, match=r"unreadable image '.*dog/broken\.png'"):
+        FolderImages(str(root))
+
+
+def test_folder_with_one_class_is_refused(tmp_path):
+    root = folder_tree(tmp_path / "imgs", classes=("only",))
+    with pytest.raises(ValueError, match=r"1 class\(es\); at least 2 are needed"):
+        make_module(FolderImages(str(root)))
+
+
+def test_split_leaving_no_positive_pair_is_refused(tmp_path):
+    root = folder_tree(tmp_path / "imgs", classes=("a", "b", "c", "d"), per_class=2)
+    # split=classes, 2 held-out classes of 2 images: val and test get one image per class
+    with pytest.raises(ValueError, match=r"every class of the val split has a single image"):
+        make_module(FolderImages(str(root)), split="classes", holdout_classes=0.5)
+
+
+def test_empty_split_is_refused(tmp_path):
+    root = folder_tree(tmp_path / "imgs", per_class=3)  # 20 % of 3 images rounds to 1: val gets none
+    with pytest.raises(ValueError, match=r"the val split is empty"):
+        make_module(FolderImages(str(root)))
+
+
+def test_split_leaving_one_class_is_refused(digits):
+    with pytest.raises(ValueError, match=r"the val split has 1 class\(es\)"):
+        make_module(digits, split="classes", holdout_classes=0.1)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"split": "random"}, r"data\.split must be one of \['samples', 'classes'\], got 'random'"),
+    ({"positive_fraction": 1.0}, r"data\.positive_fraction must be in \(0, 1\), got 1\.0"),
+    ({"holdout": 0.0}, r"data\.holdout must be in \(0, 1\)"),
+    ({"batch_size": 0}, r"data\.batch_size must be >= 1, got 0"),
+])
+def test_bad_data_values_are_named(digits, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_module(digits, **kwargs)
+
+
+def test_digits_channels_and_size():
+    src = DigitsImages(image_size=12, channels=3)
+    assert src[0].shape == (3, 12, 12) and len(src) == 1797 and src.classes[0] == "0"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"data\.source\.channels must be 1 or 3, got 2"):
+            DigitsImages(channels=2)

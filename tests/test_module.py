@@ -1,0 +1,83 @@
+"""The twin: per-stage normalised embeddings, shared weights, gradients, and that training helps."""
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from siamese.data import DigitsImages, PairDataModule
+from siamese.losses import ContrastiveLoss, DoubleMarginContrastiveLoss
+from siamese.metrics import roc_auc
+from siamese.module import SiameseModule
+from siamese.nets import ConvTower
+from siamese.pipeline import pair_distances
+
+
+def make_module(loss=None, channels=(8, 16, 32)):
+    net = ConvTower(in_channels=1, channels=channels, embedding_dim=[6, 8, 10])
+    return SiameseModule(net, loss or DoubleMarginContrastiveLoss(),
+                         optimizer=lambda params: torch.optim.Adam(params, lr=3e-3))
+
+
+def test_tower_returns_one_unit_norm_embedding_per_stage():
+    stages = make_module().net(torch.randn(5, 1, 16, 16))
+    assert [tuple(e.shape) for e in stages] == [(5, 6), (5, 8), (5, 10)]
+    for e in stages:
+        assert torch.allclose(e.norm(dim=1), torch.ones(5), atol=1e-5)
+
+
+def test_tower_rejects_wrong_channels_with_a_clear_message():
+    with pytest.raises(ValueError, match=r"ConvTower expects images \(B, 1, H, W\), got shape \(2, 3, 8, 8\)"):
+        make_module().net(torch.randn(2, 3, 8, 8))
+
+
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_swapping_x1_and_x2_changes_nothing(train_mode):
+    torch.manual_seed(0)
+    module = make_module()
+    module.train(train_mode)
+    x1, x2 = torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16)
+    batch = {"y": torch.tensor([1.0, 0.0, 1.0, 0.0])}
+    a1, a2 = module(x1, x2)
+    b1, b2 = module(x2, x1)
+    for u, v in zip(a1, b2):
+        assert torch.allclose(u, v, atol=1e-6)
+    assert torch.allclose(module.loss(a1, a2, batch)["loss"], module.loss(b1, b2, batch)["loss"], atol=1e-6)
+
+
+def test_dcontrastive_gradients_reach_every_stage():
+    torch.manual_seed(0)
+    module = make_module(DoubleMarginContrastiveLoss(m1=0.1, m2=1.5))
+    e1, e2 = module(torch.randn(6, 1, 16, 16), torch.randn(6, 1, 16, 16))
+    module.loss(e1, e2, {"y": torch.tensor([1.0, 0.0] * 3)})["loss"].backward()
+    for name, stage in [("stage", s) for s in module.net.stages] + [("head", h) for h in module.net.heads]:
+        grads = [p.grad for p in stage.parameters()]
+        assert all(g is not None and g.abs().sum() > 0 for g in grads), name
+
+
+def test_contrastive_only_trains_through_the_last_head():
+    """Contrastive uses the last stage alone: earlier heads get no gradient (dcontrastive's reason to exist)."""
+    module = make_module(ContrastiveLoss())
+    e1, e2 = module(torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16))
+    module.loss(e1, e2, {"y": torch.tensor([1.0, 0.0, 1.0, 0.0])})["loss"].backward()
+    assert module.net.heads[0].weight.grad is None
+    assert module.net.heads[-1].weight.grad.abs().sum() > 0
+
+
+def test_short_training_separates_classes_better_than_the_untrained_twin(tmp_path):
+    pl.seed_everything(0, verbose=False)
+    dm = PairDataModule(DigitsImages(image_size=16), train_pairs=2560, val_pairs=100, test_pairs=600,
+                        batch_size=64, seed=0)
+    module = make_module()
+    pairs = dm.fixed_pairs["test"]
+
+    def test_auc():
+        return roc_auc(pair_distances(module.net, dm, pairs, "cpu"), pairs[:, 2])
+
+    before = test_auc()
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         default_root_dir=tmp_path)
+    trainer.fit(module, datamodule=dm)
+    after = test_auc()
+    assert after > before + 0.1, (before, after)
+    assert after > 0.9
