@@ -4,9 +4,11 @@ A *source* holds images and their class ids (``source.labels``, ints ``0..K-1`` 
 ``source.classes``) and loads image ``i`` as a float tensor ``(C, H, W)`` in ``[0, 1]``.
 ``PairDataModule`` splits a source into train / val / test and serves batches of pairs::
 
-    {"x1": (B, C, H, W), "x2": (B, C, H, W), "y": (B,) float, "c1": (B,) long, "c2": (B,) long}
+    {"x1": (B, C, H, W), "x2": (B, C, H, W), "y": (B,) float, "c1": (B,) long, "c2": (B,) long,
+     "i1": (B,) long, "i2": (B,) long}
 
-with ``y = 1`` for a same-class pair and ``y = 0`` for a different-class pair.
+with ``y = 1`` for a same-class pair and ``y = 0`` for a different-class pair; ``i1``, ``i2`` are
+the images' positions in the source (so an image met in several pairs is known as one).
 Training pairs are drawn afresh every epoch from ``seed`` and the epoch number; validation and
 test pairs are drawn once (same seed, same pairs).
 """
@@ -211,7 +213,7 @@ def sample_pairs(labels: np.ndarray, n: int, positive_fraction: float,
 
 
 class PairDataset(Dataset):
-    """Pairs ``(i, j, y)`` over a source, as dicts ``{x1, x2, y, c1, c2}``."""
+    """Pairs ``(i, j, y)`` over a source, as dicts ``{x1, x2, y, c1, c2, i1, i2}`` (``i``: source positions)."""
 
     def __init__(self, source, pairs: np.ndarray):
         self.source, self.pairs = source, pairs
@@ -223,7 +225,8 @@ class PairDataset(Dataset):
         i, j, y = (int(v) for v in self.pairs[k])
         labels = self.source.labels
         return {"x1": self.source[i], "x2": self.source[j], "y": torch.tensor(float(y)),
-                "c1": torch.tensor(int(labels[i])), "c2": torch.tensor(int(labels[j]))}
+                "c1": torch.tensor(int(labels[i])), "c2": torch.tensor(int(labels[j])),
+                "i1": torch.tensor(i), "i2": torch.tensor(j)}
 
 
 class ImageDataset(Dataset):

@@ -12,8 +12,6 @@ thresholds) uses Euclidean distance.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import faiss
@@ -21,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
+
+from siamese.atomic import atomic_write_bytes, atomic_write_json
 
 INDEX_FILE, META_FILE = "index.faiss", "index.json"
 
@@ -57,35 +57,28 @@ def build_flat_index(embeddings: np.ndarray) -> faiss.Index:
     return index
 
 
-def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``k`` nearest neighbours of ``queries (Q, D)``: ``(dist (Q, k) Euclidean, ids (Q, k))``."""
+def search(index: faiss.Index, queries: np.ndarray, k: int, exclude_ids: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` nearest neighbours of ``queries (Q, D)``: ``(dist (Q, k') Euclidean, ids (Q, k'))``.
+
+    ``k' = min(k, ntotal)``. Leave-one-out: ``exclude_ids (Q,)`` names, per query, a gallery id that
+    must not be returned (the query itself when the queries are the gallery); then
+    ``k' = min(k, ntotal - 1)``.
+    """
     q = np.ascontiguousarray(queries, dtype=np.float32)
     if q.ndim != 2 or q.shape[1] != index.d:
         raise ValueError(f"queries must be (Q, {index.d}), got shape {q.shape}")
     if index.ntotal == 0:
         raise ValueError("the index is empty")
-    sq, ids = index.search(q, min(k, index.ntotal))
+    extra = 0 if exclude_ids is None else 1
+    sq, ids = index.search(q, min(k + extra, index.ntotal))
+    if exclude_ids is not None:
+        exclude_ids = np.asarray(exclude_ids).reshape(-1, 1)
+        keep = ids != exclude_ids
+        keep[keep.all(axis=1), -1] = False      # self not among the results: drop the farthest
+        width = ids.shape[1] - 1
+        sq, ids = sq[keep].reshape(-1, width), ids[keep].reshape(-1, width)
     return np.sqrt(np.maximum(sq, 0.0)), ids
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def save_index(directory: Path, index: faiss.Index, labels: np.ndarray, **metadata) -> dict:

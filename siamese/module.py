@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
-from torchmetrics.classification import BinaryAUROC
 
-from siamese.losses import sqdist
+from siamese import metrics
+from siamese.evaluation import retrieval_figures
+from siamese.index import build_flat_index
 
 
 class SiameseModule(pl.LightningModule):
@@ -20,8 +22,9 @@ class SiameseModule(pl.LightningModule):
         optimizer: ``params -> torch.optim.Optimizer`` (a Hydra ``_partial_``).
         scheduler: ``optimizer -> LRScheduler`` (a Hydra ``_partial_``) or ``None``; stepped per epoch.
 
-    Validation logs ``val/auc``: the ROC AUC of ``-dist`` (last-stage Euclidean distance of each
-    validation pair) for ``y = 1`` (same).
+    Validation logs, each epoch, from the last-stage embeddings of the validation pairs:
+    ``val/auc`` and ``val/eer`` of the pair distances (``y = 1`` same), and ``val/p_at_1`` and
+    ``val/map_at_r`` of leave-one-out retrieval among the distinct validation images.
     """
 
     def __init__(self, net: nn.Module, loss: nn.Module, optimizer: Callable,
@@ -30,7 +33,7 @@ class SiameseModule(pl.LightningModule):
         self.net, self.loss = net, loss
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.loss.bind(net.num_stages)
-        self.val_auc = BinaryAUROC()
+        self._val: list[dict[str, np.ndarray]] = []
 
     def forward(self, x1: Tensor, x2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Per-stage embeddings of both sides: one tower call on ``cat([x1, x2])`` (2B images)."""
@@ -60,13 +63,24 @@ class SiameseModule(pl.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         e1, e2 = self(batch["x1"], batch["x2"])
-        dist = sqdist(e1[-1].float(), e2[-1].float()).clamp_min(0).sqrt()
-        self.val_auc.update(1.0 / (1.0 + dist), batch["y"].long())
         self.log("val/loss", self.loss(e1, e2, batch)["loss"], batch_size=batch["x1"].shape[0])
+        a, b = e1[-1].float(), e2[-1].float()
+        self._val.append({
+            "dist": (a - b).norm(dim=1).cpu().numpy(), "y": batch["y"].cpu().numpy(),
+            "emb": torch.cat([a, b]).cpu().numpy(), "c": torch.cat([batch["c1"], batch["c2"]]).cpu().numpy(),
+            "i": torch.cat([batch["i1"], batch["i2"]]).cpu().numpy(),
+        })
 
     def on_validation_epoch_end(self) -> None:
-        self.log("val/auc", self.val_auc.compute(), prog_bar=True)
-        self.val_auc.reset()
+        val = {k: np.concatenate([step[k] for step in self._val]) for k in self._val[0]}
+        self._val.clear()
+        self.log("val/auc", metrics.roc_auc(val["dist"], val["y"]), prog_bar=True)
+        self.log("val/eer", metrics.equal_error_rate(val["dist"], val["y"])[0])
+        _, first = np.unique(val["i"], return_index=True)   # each image once
+        emb, labels = val["emb"][first], val["c"][first]
+        retrieval = retrieval_figures(build_flat_index(emb), labels, emb, labels, ks=[1], leave_one_out=True)
+        self.log("val/p_at_1", retrieval["p_at_1"])
+        self.log("val/map_at_r", retrieval["map_at_r"])
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(params=self.parameters())

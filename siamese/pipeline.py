@@ -1,11 +1,14 @@
-"""``train(cfg)``: build from config, fit, export the gallery to FAISS, evaluate, report.
+"""``train(cfg)`` and ``evaluate(cfg)``: what ``scripts/train.py`` and ``scripts/evaluate.py`` call.
 
-Everything a run writes lands in ``cfg.run_dir``::
+A training run writes into ``cfg.run_dir``::
 
-    checkpoints/best.ckpt, checkpoints/last.ckpt   Lightning checkpoints (best = highest val/auc)
-    logs/metrics.csv                                per-step / per-epoch logged values
-    index.faiss, index.json                         FAISS IndexFlatL2 of the gallery + metadata
-    report.json                                     held-out verification and retrieval figures
+    checkpoints/best.ckpt, last.ckpt      Lightning checkpoints (best = highest val/auc)
+    logs/metrics.csv                      per-step / per-epoch logged values
+    index.faiss, index.json               FAISS IndexFlatL2 of the gallery + metadata (threshold, ...)
+    report.json, report.md                held-out verification, retrieval and one-shot figures
+    roc.png, distances.png                ROC on a log-FAR axis; same/different distance histograms
+
+``evaluate`` recomputes the report files of an existing run from its checkpoint and index.
 """
 from __future__ import annotations
 
@@ -19,14 +22,13 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
-from torch import nn
 
-from siamese import metrics
-from siamese.data import ImageDataset, PairDataModule
-from siamese.index import atomic_write_json, build_flat_index, embed, save_index, search
+from siamese.atomic import sha256_file
+from siamese.data import PairDataModule
+from siamese.evaluation import Evaluation, EvaluationSettings, evaluate as evaluate_model
+from siamese.index import load_index, save_index
 from siamese.module import SiameseModule
-
-REPORT_FILE = "report.json"
+from siamese.report import print_summary, write_report
 
 
 def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
@@ -43,88 +45,80 @@ def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
     return module, instantiate(cfg.data)
 
 
-def pair_distances(net: nn.Module, datamodule: PairDataModule, pairs: np.ndarray,
-                   device) -> np.ndarray:
-    """Euclidean distances ``(P,)`` of the model embeddings of pairs ``(i, j, y)``; each image once."""
-    positions, inverse = np.unique(pairs[:, :2], return_inverse=True)
-    emb, _ = embed(net, datamodule._loader(ImageDataset(datamodule.source, positions)), device)
-    inverse = inverse.reshape(-1, 2)
-    return np.linalg.norm(emb[inverse[:, 0]] - emb[inverse[:, 1]], axis=1)
+def settings_from(cfg: DictConfig) -> EvaluationSettings:
+    return EvaluationSettings(**OmegaConf.to_container(cfg.evaluation, resolve=True))
 
 
-def verification_report(val: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray]) -> dict:
-    """Test-pair figures; the decision threshold is chosen on the validation pairs."""
-    threshold, val_accuracy = metrics.best_threshold(*val)
-    eer, eer_threshold = metrics.equal_error_rate(*test)
-    return {
-        "auc": metrics.roc_auc(*test),
-        "eer": eer,
-        "eer_threshold": eer_threshold,
-        "threshold": threshold,
-        "accuracy": metrics.accuracy_at(*test, threshold),
-        "val_auc": metrics.roc_auc(*val),
-        "val_accuracy": val_accuracy,
-        "pairs": int(len(test[1])),
-    }
+def load_weights(module: SiameseModule, checkpoint: Path) -> None:
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    module.load_state_dict(state)
 
 
-def export_and_evaluate(net: nn.Module, datamodule: PairDataModule, run_dir: Path,
-                        checkpoint: str | None) -> dict:
-    """Embed the gallery into a FAISS index in ``run_dir``, evaluate, return the report dict."""
-    device = next(net.parameters()).device
-    gallery_split, query_split = datamodule.retrieval_splits
-    gallery, gallery_labels = embed(net, datamodule.images_dataloader(gallery_split), device)
-    queries, query_labels = embed(net, datamodule.images_dataloader(query_split), device)
-    index = build_flat_index(gallery)
-
-    pairs = {name: datamodule.fixed_pairs[name] for name in ("val", "test")}
-    dists = {name: pair_distances(net, datamodule, p, device) for name, p in pairs.items()}
-    verification = verification_report(*((dists[n], pairs[n][:, 2]) for n in ("val", "test")))
-
-    _, ids = search(index, queries, k=1)
-    retrieval = {
-        "p_at_1": metrics.precision_at_1(query_labels, gallery_labels[ids]),
-        "gallery": gallery_split, "queries": query_split,
-        "gallery_size": int(len(gallery_labels)), "query_count": int(len(query_labels)),
-    }
-    save_index(run_dir, index, gallery_labels, checkpoint=checkpoint, split=gallery_split,
-               classes=list(datamodule.source.classes), threshold=verification["threshold"])
-    return {"checkpoint": checkpoint, "split": datamodule.split, "verification": verification,
-            "retrieval": retrieval}
-
-
-def _print_summary(report: dict, run_dir: Path) -> None:
-    v, r = report["verification"], report["retrieval"]
-    print(
-        f"\n== siamese run: {run_dir}\n"
-        f"   test pairs ({v['pairs']}): AUC {v['auc']:.4f}  EER {v['eer']:.4f}  "
-        f"accuracy {v['accuracy']:.4f} at dist <= {v['threshold']:.4f} (chosen on val)\n"
-        f"   retrieval: P@1 {r['p_at_1']:.4f} ({r['query_count']} {r['queries']} queries vs "
-        f"{r['gallery_size']} {r['gallery']} gallery images)\n"
-        f"   wrote index.faiss, index.json, {REPORT_FILE}; checkpoint {report['checkpoint']}"
-    )
+def _finish(run_dir: Path, result: Evaluation, checkpoint: Path | None, cfg: DictConfig) -> dict:
+    report = result.report
+    report["checkpoint"] = str(checkpoint) if checkpoint else None
+    report["checkpoint_sha256"] = sha256_file(checkpoint) if checkpoint else None
+    report["config"] = OmegaConf.to_container(cfg, resolve=True)
+    write_report(run_dir, report, result.test_dist, result.test_y)
+    print_summary(report, run_dir)
+    return report
 
 
 def train(cfg: DictConfig) -> dict:
     """Fit the twin, reload the best checkpoint, export the gallery index and write the report."""
     run_dir = Path(cfg.run_dir)
+    settings = settings_from(cfg)
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     module, datamodule = build(cfg)
-    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best",
-                                 monitor="val/auc", mode="max", save_last=True)
-    trainer = instantiate(cfg.trainer, callbacks=[checkpoint], default_root_dir=str(run_dir),
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, default_root_dir=str(run_dir),
                           logger=CSVLogger(str(run_dir), name="logs", version=""))
     with warnings.catch_warnings():
         # The default data sits in memory; worker processes would only add start-up time.
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         trainer.fit(module, datamodule=datamodule)
 
-    best = checkpoint.best_model_path or None
+    best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     if best:
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
-    report = export_and_evaluate(module.net, datamodule, run_dir, best)
-    report["config"] = OmegaConf.to_container(cfg, resolve=True)
-    atomic_write_json(run_dir / REPORT_FILE, report)
-    _print_summary(report, run_dir)
-    return report
+        load_weights(module, best)
+    result = evaluate_model(module.net, datamodule, settings)
+    gallery_split, _ = datamodule.retrieval_splits
+    save_index(run_dir, result.index, result.gallery_labels, split=gallery_split,
+               classes=list(datamodule.source.classes), threshold=result.report["verification"]["threshold"],
+               checkpoint=str(best) if best else None,
+               checkpoint_sha256=sha256_file(best) if best else None)
+    return _finish(run_dir, result, best, cfg)
+
+
+def resolve_checkpoint(run_dir: Path, which: str) -> Path:
+    """``best`` / ``last`` (in ``run_dir/checkpoints``) or a path; a clear error when missing."""
+    path = run_dir / "checkpoints" / f"{which}.ckpt" if which in ("best", "last") else Path(which)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} not found (checkpoint={which!r})")
+    return path
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    """Re-evaluate a finished run: its config, checkpoint and index; rewrites the report files."""
+    run_dir = Path(cfg.run_dir)
+    run_config = run_dir / ".hydra" / "config.yaml"
+    if not run_config.is_file():
+        raise FileNotFoundError(f"{str(run_config)!r} not found: run_dir must be a directory written by "
+                                "scripts/train.py")
+    train_cfg = OmegaConf.load(run_config)
+    train_cfg.run_dir = str(run_dir)
+    module, datamodule = build(train_cfg)
+    checkpoint = resolve_checkpoint(run_dir, str(cfg.checkpoint))
+    load_weights(module, checkpoint)
+    index, meta = load_index(run_dir)
+    digest = sha256_file(checkpoint)
+    if meta.get("checkpoint_sha256") == digest:
+        result = evaluate_model(module.net, datamodule, settings_from(cfg), index=index,
+                                gallery_labels=np.asarray(meta["labels"]))
+    else:
+        warnings.warn(f"index.json was built from another checkpoint than {checkpoint.name}: "
+                      "the gallery is embedded afresh for this evaluation (index.faiss is left as it is)",
+                      stacklevel=2)
+        result = evaluate_model(module.net, datamodule, settings_from(cfg))
+    return _finish(run_dir, result, checkpoint, train_cfg)

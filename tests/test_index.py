@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from siamese import index as idx
+from siamese.atomic import atomic_write_json
 
 
 def unit_vectors(n, d, seed=0):
@@ -19,6 +20,18 @@ def test_search_returns_euclidean_distances_of_the_true_neighbours():
     dist, ids = idx.search(idx.build_flat_index(gallery), queries, k=5)
     brute = np.linalg.norm(queries[:, None, :] - gallery[None, :, :], axis=2)
     assert np.array_equal(ids, np.argsort(brute, axis=1)[:, :5])
+    assert np.allclose(dist, np.sort(brute, axis=1)[:, :5], atol=1e-5)
+
+
+def test_leave_one_out_never_returns_the_query_itself():
+    gallery = unit_vectors(50, 4, seed=3)
+    gallery[7] = gallery[8]                       # a duplicate: its twin must still come back
+    dist, ids = idx.search(idx.build_flat_index(gallery), gallery, k=5, exclude_ids=np.arange(50))
+    assert ids.shape == (50, 5)
+    assert not (ids == np.arange(50)[:, None]).any()
+    assert ids[7, 0] == 8 and ids[8, 0] == 7 and dist[7, 0] == pytest.approx(0.0, abs=1e-6)
+    brute = np.linalg.norm(gallery[:, None] - gallery[None], axis=2)
+    np.fill_diagonal(brute, np.inf)
     assert np.allclose(dist, np.sort(brute, axis=1)[:, :5], atol=1e-5)
 
 
@@ -56,14 +69,14 @@ def test_label_count_must_match(tmp_path):
 
 def test_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "report.json"
-    idx.atomic_write_json(target, {"version": 1})
+    atomic_write_json(target, {"version": 1})
 
     def crash(src, dst):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
-        idx.atomic_write_json(target, {"version": 2})
+        atomic_write_json(target, {"version": 2})
     assert json.loads(target.read_text()) == {"version": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 

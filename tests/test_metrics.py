@@ -89,3 +89,97 @@ def test_degenerate_input_is_an_error_not_a_number(dist, y, match):
 def test_precision_at_1_rejects_empty_queries():
     with pytest.raises(ValueError, match="no queries"):
         metrics.precision_at_1([], np.zeros((0, 1)))
+
+
+def test_tar_at_far_hand_example_and_not_measurable():
+    # 10 different pairs at 1..10, 4 same pairs at 0.5, 1.5, 2.5, 20
+    dist = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0.5, 1.5, 2.5, 20.0])
+    y = np.array([0] * 10 + [1] * 4)
+    out = metrics.tar_at_far(dist, y, fars=(0.1, 0.2, 0.15, 0.01))
+    assert out[0.1] == pytest.approx(2 / 4)    # accept <= 1.5: one false accept (1.0), two same
+    assert out[0.2] == pytest.approx(3 / 4)    # accept <= 2.5
+    assert out[0.15] == pytest.approx(2.5 / 4)  # halfway between the two vertices
+    assert out[0.01] is None                    # 10 different pairs cannot measure a FAR of 1 %
+
+
+def test_kfold_agrees_with_a_scikit_learn_kfold_oracle():
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    dist = np.abs(rng.normal(1.0 - 0.5 * y, 0.4))
+    fold_ids = np.empty(300, dtype=int)
+    expected = []
+    for k, (train, test) in enumerate(KFold(n_splits=10, shuffle=True, random_state=0).split(dist)):
+        fold_ids[test] = k
+        # brute force: every candidate cut between sorted training distances
+        cands = np.concatenate([[-1.0], np.sort(dist[train]) + 1e-12])
+        accs = [np.mean((dist[train] <= c) == (y[train] == 1)) for c in cands]
+        best = cands[int(np.argmax(accs))]
+        expected.append(np.mean((dist[test] <= best) == (y[test] == 1)))
+    got = metrics.kfold_accuracy(dist, y, fold_ids=fold_ids)
+    assert got["mean"] == pytest.approx(np.mean(expected), abs=0.01)
+    assert len(got["accuracies"]) == 10
+    # each fold's threshold reaches the training folds' best accuracy
+    for k in range(10):
+        train = fold_ids != k
+        t = got["thresholds"][k]
+        assert np.mean((dist[train] <= t) == (y[train] == 1)) == pytest.approx(
+            max(np.mean((dist[train] <= c) == (y[train] == 1)) for c in dist[train]), abs=1e-12)
+
+
+def test_kfold_without_fold_ids_is_seeded():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 100)
+    dist = rng.random(100)
+    a = metrics.kfold_accuracy(dist, y, folds=10, seed=1)
+    assert a == metrics.kfold_accuracy(dist, y, folds=10, seed=1)
+    assert 0 <= a["std"] and len(a["accuracies"]) == 10
+
+
+def test_recall_at_k_and_map_at_r_hand_example():
+    q = np.array([0, 1])
+    nb = np.array([[0, 1, 0, 0, 1],
+                   [0, 0, 1, 1, 0]])
+    assert metrics.recall_at_k(q, nb, ks=(1, 3)) == {1: 0.5, 3: 1.0}
+    # query 0, R=3: relevant at ranks 1 and 3 → (1/1 + 2/3) / 3; query 1, R=2: none in the top 2 → 0
+    assert metrics.map_at_r(q, nb, [3, 2]) == pytest.approx(((1 + 2 / 3) / 3 + 0) / 2)
+
+
+def test_perfect_retrieval_scores_one():
+    q = np.array([0, 1, 2])
+    nb = np.array([[0, 0, 1], [1, 1, 2], [2, 0, 1]])
+    assert metrics.map_at_r(q, nb, [2, 2, 1]) == 1.0 and metrics.precision_at_1(q, nb) == 1.0
+
+
+def test_map_at_r_needs_r_neighbours_and_a_relevant_item():
+    with pytest.raises(ValueError, match="MAP@R needs 3 neighbours per query, got 2"):
+        metrics.map_at_r([0], [[0, 0]], [3])
+    with pytest.raises(ValueError, match="no query has a same-class item"):
+        metrics.map_at_r([0], [[1, 1]], [0])
+
+
+def test_one_shot_random_embeddings_score_chance_and_separated_score_one():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(20), 10)
+    noise = metrics.one_shot_accuracy(rng.normal(size=(200, 16)), labels, n_way=5, trials=2000)
+    assert noise["accuracy"] == pytest.approx(1 / 5, abs=0.03)
+    centres = rng.normal(size=(20, 16)) * 10
+    separated = centres[labels] + rng.normal(size=(200, 16)) * 0.01
+    assert metrics.one_shot_accuracy(separated, labels, n_way=5, trials=300)["accuracy"] == 1.0
+
+
+def test_one_shot_collapsed_embeddings_score_chance_not_one():
+    labels = np.repeat(np.arange(5), 4)
+    out = metrics.one_shot_accuracy(np.zeros((20, 3)), labels, n_way=5, trials=50)
+    assert out["accuracy"] == pytest.approx(1 / 5)
+
+
+def test_one_shot_errors_and_single_image_classes():
+    labels = np.array([0, 0, 1, 2])
+    out = metrics.one_shot_accuracy(np.eye(4), labels, n_way=3, trials=10)
+    assert out["single_image_classes"] == 2 and out["n_way"] == 3
+    with pytest.raises(ValueError, match="5-way one-shot needs 5 classes, the data has 3"):
+        metrics.one_shot_accuracy(np.eye(4), labels, n_way=5)
+    with pytest.raises(ValueError, match="at least 2 images"):
+        metrics.one_shot_accuracy(np.eye(3), [0, 1, 2], n_way=2)

@@ -9,7 +9,7 @@ from siamese.losses import ContrastiveLoss, DoubleMarginContrastiveLoss
 from siamese.metrics import roc_auc
 from siamese.module import SiameseModule
 from siamese.nets import ConvTower
-from siamese.pipeline import pair_distances
+from siamese.evaluation import pair_distances
 
 
 def make_module(loss=None, channels=(8, 16, 32)):
@@ -71,7 +71,7 @@ def test_short_training_separates_classes_better_than_the_untrained_twin(tmp_pat
     pairs = dm.fixed_pairs["test"]
 
     def test_auc():
-        return roc_auc(pair_distances(module.net, dm, pairs, "cpu"), pairs[:, 2])
+        return roc_auc(pair_distances(module.net, dm, pairs), pairs[:, 2])
 
     before = test_auc()
     trainer = pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False,

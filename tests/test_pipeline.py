@@ -17,10 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["trainer=debug", "data.train_pairs=384", "data.val_pairs=200", "data.test_pairs=300"]
 
 
-def run_train(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), f"hydra.run.dir={run_dir}",
-                           *SMALL, *overrides], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+
+
+def run_train(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return run_script("train.py", f"hydra.run.dir={run_dir}", *SMALL, *overrides)
 
 
 @pytest.mark.parametrize("loss", ["contrastive", "dcontrastive"])
@@ -28,13 +32,20 @@ def test_train_script_writes_index_and_report(loss, tmp_path):
     run_dir = tmp_path / loss
     proc = run_train(run_dir, f"loss={loss}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "test pairs (300): AUC" in proc.stdout
+    assert "AUC" in proc.stdout and "10-fold accuracy" in proc.stdout and "5-way one-shot" in proc.stdout
 
+    for name in ("report.json", "report.md", "roc.png", "distances.png", "index.faiss", "index.json"):
+        assert (run_dir / name).is_file(), name
     report = json.loads((run_dir / "report.json").read_text())
-    assert set(report) >= {"checkpoint", "split", "verification", "retrieval", "config"}
-    assert set(report["verification"]) >= {"auc", "eer", "accuracy", "threshold", "pairs"}
+    assert set(report) >= {"checkpoint", "checkpoint_sha256", "split", "verification", "retrieval",
+                           "one_shot", "config"}
+    assert set(report["verification"]) >= {"auc", "eer", "accuracy", "threshold", "pairs", "kfold_accuracy",
+                                           "kfold_std", "tar_at_far"}
     assert 0.0 <= report["verification"]["auc"] <= 1.0 and report["verification"]["pairs"] == 300
+    assert set(report["retrieval"]) >= {"p_at_1", "recall_at_k", "map_at_r"}
     assert 0.0 <= report["retrieval"]["p_at_1"] <= 1.0
+    logged = (run_dir / "logs" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"val/auc", "val/eer", "val/p_at_1", "val/map_at_r", "train/loss"} <= set(logged)
     assert report["config"]["loss"]["_target_"].endswith(
         "DoubleMarginContrastiveLoss" if loss == "dcontrastive" else "ContrastiveLoss")
     assert Path(report["checkpoint"]).is_file()
@@ -70,3 +81,30 @@ def test_bad_config_fails_before_training_and_names_the_value(tmp_path):
     assert proc.returncode != 0
     assert "loss.m1 must be < loss.m2 at layer 1, got m1=2.0, m2=1.0" in proc.stderr
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_evaluate_script_reproduces_the_training_report(tmp_path):
+    assert run_train(tmp_path, "loss=dcontrastive").returncode == 0
+    before = json.loads((tmp_path / "report.json").read_text())
+    (tmp_path / "report.md").unlink()
+    proc = run_script("evaluate.py", f"run_dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = json.loads((tmp_path / "report.json").read_text())
+    assert after["verification"] == before["verification"]
+    assert after["retrieval"] == before["retrieval"] and after["one_shot"] == before["one_shot"]
+    assert (tmp_path / "report.md").is_file()
+    assert OmegaConf.load(tmp_path / ".hydra" / "config.yaml").loss._target_.endswith("DoubleMarginContrastiveLoss")
+
+    # another checkpoint than the index's: the gallery is re-embedded, with a warning, index untouched
+    index_bytes = (tmp_path / "index.faiss").read_bytes()
+    proc = run_script("evaluate.py", f"run_dir={tmp_path}", f"checkpoint={tmp_path}/checkpoints/last.ckpt")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "the gallery is embedded afresh" in proc.stderr
+    assert (tmp_path / "index.faiss").read_bytes() == index_bytes
+
+
+def test_evaluate_script_names_a_missing_run(tmp_path):
+    proc = run_script("evaluate.py", f"run_dir={tmp_path / 'nope'}")
+    assert proc.returncode != 0
+    assert "run_dir must be a directory written by scripts/train.py" in proc.stderr
+    assert not (tmp_path / "nope").exists()

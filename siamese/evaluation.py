@@ -1,0 +1,146 @@
+"""Match evaluation of a trained tower: verification, retrieval and one-shot figures for a report.
+
+``evaluate(net, datamodule, settings)`` embeds what it needs once and calls the plain functions of
+``siamese.metrics``; it holds no Lightning. The decision threshold is chosen on the validation
+pairs and applied to the test pairs.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+import torch
+from torch import nn
+
+from siamese import metrics
+from siamese.data import ImageDataset, PairDataModule
+from siamese.index import build_flat_index, embed, search
+
+
+@dataclass
+class EvaluationSettings:
+    """What to measure; ``conf/evaluation/default.yaml`` holds the defaults."""
+
+    fars: list[float] = field(default_factory=lambda: [1e-3, 1e-2, 1e-1])
+    folds: int = 10
+    ks: list[int] = field(default_factory=lambda: [1, 5, 10])
+    n_way: int = 5
+    trials: int = 1000
+    seed: int = 0
+
+
+@dataclass
+class Evaluation:
+    """The report dict plus the arrays that plots and the exported index are made from."""
+
+    report: dict
+    test_dist: np.ndarray
+    test_y: np.ndarray
+    gallery: np.ndarray
+    gallery_labels: np.ndarray
+    index: faiss.Index
+
+
+def device_of(net: nn.Module) -> torch.device:
+    param = next(net.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def pair_distances(net: nn.Module, datamodule: PairDataModule, pairs: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``(P,)`` of the model embeddings of pairs ``(i, j, y)``; each image once."""
+    positions, inverse = np.unique(pairs[:, :2], return_inverse=True)
+    loader = datamodule._loader(ImageDataset(datamodule.source, positions))
+    emb, _ = embed(net, loader, device_of(net))
+    inverse = inverse.reshape(-1, 2)
+    return np.linalg.norm(emb[inverse[:, 0]] - emb[inverse[:, 1]], axis=1)
+
+
+def verification_figures(val: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+                         s: EvaluationSettings) -> dict:
+    """Test-pair figures; the decision threshold is the accuracy-maximising one on val pairs."""
+    threshold, val_accuracy = metrics.best_threshold(*val)
+    eer, eer_threshold = metrics.equal_error_rate(*test)
+    kfold = metrics.kfold_accuracy(*test, folds=s.folds, seed=s.seed)
+    return {
+        "auc": metrics.roc_auc(*test),
+        "eer": eer,
+        "eer_threshold": eer_threshold,
+        "threshold": threshold,
+        "accuracy": metrics.accuracy_at(*test, threshold),
+        "kfold_accuracy": kfold["mean"],
+        "kfold_std": kfold["std"],
+        "folds": len(kfold["accuracies"]),
+        "tar_at_far": {str(f): t for f, t in metrics.tar_at_far(*test, s.fars).items()},
+        "val_auc": metrics.roc_auc(*val),
+        "val_accuracy": val_accuracy,
+        "pairs": int(len(test[1])),
+        "same_pairs": int(test[1].sum()),
+    }
+
+
+def retrieval_figures(index: faiss.Index, gallery_labels: np.ndarray, queries: np.ndarray,
+                      query_labels: np.ndarray, ks, leave_one_out: bool = False) -> dict:
+    """P@1, R@k and MAP@R of ``queries`` searched in ``index`` (labels ``gallery_labels`` by id).
+
+    ``leave_one_out``: the queries *are* the gallery (query ``i`` is gallery id ``i``) and each
+    query's own entry is excluded from its neighbours and from its count ``R``.
+    """
+    classes, counts = np.unique(gallery_labels, return_counts=True)
+    r = np.zeros(len(query_labels), dtype=np.int64)
+    known = np.isin(query_labels, classes)
+    r[known] = counts[np.searchsorted(classes, query_labels[known])] - int(leave_one_out)
+    exclude = np.arange(len(query_labels)) if leave_one_out else None
+    _, ids = search(index, queries, k=max(max(ks), int(r.max()), 1), exclude_ids=exclude)
+    neighbours = gallery_labels[ids]
+    return {
+        "p_at_1": metrics.precision_at_1(query_labels, neighbours),
+        "recall_at_k": {str(k): v for k, v in metrics.recall_at_k(query_labels, neighbours, ks).items()},
+        "map_at_r": metrics.map_at_r(query_labels, neighbours, r),
+        "queries_without_match": int((r == 0).sum()),
+        "leave_one_out": leave_one_out,
+        "gallery_size": int(index.ntotal),
+        "query_count": int(len(query_labels)),
+    }
+
+
+def one_shot_figures(embeddings: np.ndarray, labels: np.ndarray, s: EvaluationSettings) -> dict:
+    """N-way one-shot on the given images; N is lowered (with a warning) to the number of classes."""
+    n_classes = len(np.unique(labels))
+    n_way = s.n_way
+    if n_way > n_classes:
+        warnings.warn(f"evaluation.n_way={n_way} but the evaluated images have {n_classes} classes: "
+                      f"reporting {n_classes}-way one-shot", stacklevel=2)
+        n_way = n_classes
+    return metrics.one_shot_accuracy(embeddings, labels, n_way=n_way, trials=s.trials, seed=s.seed)
+
+
+def evaluate(net: nn.Module, datamodule: PairDataModule, settings: EvaluationSettings,
+             index: faiss.Index | None = None, gallery_labels: np.ndarray | None = None) -> Evaluation:
+    """All figures of a report. Without ``index``, the gallery split is embedded into a new exact index.
+
+    Gallery and queries are the data module's ``retrieval_splits``; one-shot trials use the query
+    images; verification uses the fixed val (threshold) and test (figures) pairs.
+    """
+    device = device_of(net)
+    gallery_split, query_split = datamodule.retrieval_splits
+    gallery = None
+    if index is None:
+        gallery, gallery_labels = embed(net, datamodule.images_dataloader(gallery_split), device)
+        index = build_flat_index(gallery)
+    queries, query_labels = embed(net, datamodule.images_dataloader(query_split), device)
+    if queries.shape[1] != index.d:
+        raise ValueError(f"the model embeds into {queries.shape[1]} dimensions but the index holds {index.d}")
+
+    pairs = {name: datamodule.fixed_pairs[name] for name in ("val", "test")}
+    val, test = ((pair_distances(net, datamodule, p), p[:, 2]) for p in pairs.values())
+    retrieval = retrieval_figures(index, gallery_labels, queries, query_labels, settings.ks)
+    retrieval.update(gallery=gallery_split, queries=query_split)
+    report = {
+        "split": datamodule.split,
+        "verification": verification_figures(val, test, settings),
+        "retrieval": retrieval,
+        "one_shot": one_shot_figures(queries, query_labels, settings),
+    }
+    return Evaluation(report, test[0], test[1], gallery, gallery_labels, index)
