@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_train.py
 	$(BIN)/python scripts/bench_digits.py
+	$(BIN)/python scripts/bench_eval.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -47,7 +47,7 @@ class DigitsImages:
         self.images = x.repeat(1, int(channels), 1, 1).contiguous()
         self.labels = digits.target.astype(np.int64)
         self.classes = [str(c) for c in digits.target_names]
-        self.channels = int(channels)
+        self.image_size, self.channels = int(image_size), int(channels)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -64,7 +64,45 @@ FOLDER_LAYOUT = """expected layout:
       ..."""
 
 
-class FolderImages:
+def verify_image(path: Path) -> None:
+    """Raise ``ValueError`` naming ``path`` if PIL cannot read it as an image."""
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+        raise ValueError(f"unreadable image {str(path)!r}: {err}") from None
+
+
+def load_image(path: Path, image_size: int, channels: int) -> Tensor:
+    """``(channels, image_size, image_size)`` float tensor in ``[0, 1]``: grey (1) or RGB (3), resized."""
+    with Image.open(path) as image:
+        image = image.convert("L" if channels == 1 else "RGB").resize((image_size,) * 2, Image.BILINEAR)
+        array = np.asarray(image, dtype=np.float32) / 255.0
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+class PathImages:
+    """Images at explicit paths with class ids ``labels`` (indexing ``classes``), checked up front."""
+
+    def __init__(self, paths, labels, classes, image_size: int = 32, channels: int = 1):
+        if int(channels) not in (1, 3):
+            raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+        self.paths = [Path(p) for p in paths]
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.classes = list(classes)
+        self.image_size, self.channels = int(image_size), int(channels)
+        for path in self.paths:
+            verify_image(path)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return load_image(self.paths[i], self.image_size, self.channels)
+
+
+class FolderImages(PathImages):
     """An ImageFolder-style tree ``root/<class>/<image>``; one sub-folder per class.
 
     Hidden files, symbolic links and files without an image suffix are ignored. Each image is
@@ -75,47 +113,23 @@ class FolderImages:
 
     def __init__(self, root: str, image_size: int = 32, channels: int = 1):
         root_path = Path(root).expanduser()
-        if int(channels) not in (1, 3):
-            raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
         if not root_path.is_dir():
             raise FileNotFoundError(f"data.source.root {str(root_path)!r} is not a folder; {FOLDER_LAYOUT}")
-        self.root, self.image_size, self.channels = root_path, int(image_size), int(channels)
         class_dirs = sorted(p for p in root_path.iterdir()
                             if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
-        self.classes, self.paths, labels = [], [], []
+        classes, paths, labels = [], [], []
         for class_dir in class_dirs:
             files = sorted(p for p in class_dir.iterdir()
                            if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
                            and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not files:
-                continue
-            labels += [len(self.classes)] * len(files)
-            self.classes.append(class_dir.name)
-            self.paths += files
-        if not self.paths:
+            if files:
+                labels += [len(classes)] * len(files)
+                classes.append(class_dir.name)
+                paths += files
+        if not paths:
             raise ValueError(f"no images found under {str(root_path)!r}; {FOLDER_LAYOUT}")
-        self.labels = np.asarray(labels, dtype=np.int64)
-        for path in self.paths:
-            self._verify(path)
-
-    @staticmethod
-    def _verify(path: Path) -> None:
-        try:
-            with Image.open(path) as image:
-                image.verify()
-        except (OSError, UnidentifiedImageError, SyntaxError) as err:
-            raise ValueError(f"unreadable image {str(path)!r}: {err}") from None
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> Tensor:
-        mode = "L" if self.channels == 1 else "RGB"
-        with Image.open(self.paths[i]) as image:
-            image = image.convert(mode).resize((self.image_size,) * 2, Image.BILINEAR)
-            array = np.asarray(image, dtype=np.float32) / 255.0
-        array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-        return torch.from_numpy(np.ascontiguousarray(array))
+        self.root = root_path
+        super().__init__(paths, labels, classes, image_size, channels)
 
 
 def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classes: float,
@@ -212,6 +226,29 @@ def sample_pairs(labels: np.ndarray, n: int, positive_fraction: float,
     return np.stack([i, j, y], axis=1)
 
 
+def sample_pk_pairs(labels: np.ndarray, p: int, k: int, n_batches: int,
+                    rng: np.random.Generator) -> np.ndarray:
+    """P×K batches laid out as same-class pairs: ``(n_batches · P·K/2, 3)`` rows ``(i, j, y=1)``.
+
+    Each batch takes ``p`` distinct classes and ``k`` distinct images of each (``k`` even), and pairs
+    them up in order, so a batch of ``P·K/2`` consecutive rows holds exactly ``P × K`` different
+    images. Only classes with at least ``k`` images are drawn from.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    eligible = classes[counts >= k]
+    if len(eligible) < p:
+        raise ValueError(f"the P×K sampler needs p={p} classes with at least k={k} images, the training "
+                         f"split has {len(eligible)} (of {len(classes)} classes); lower data.p or data.k")
+    members = {c: np.flatnonzero(labels == c) for c in eligible}
+    rows = []
+    for _ in range(n_batches):
+        batch = np.concatenate([rng.choice(members[c], size=k, replace=False)
+                                for c in rng.choice(eligible, size=p, replace=False)])
+        rows.append(batch.reshape(-1, 2))
+    pairs = np.concatenate(rows)
+    return np.concatenate([pairs, np.ones((len(pairs), 1), dtype=pairs.dtype)], axis=1)
+
+
 class PairDataset(Dataset):
     """Pairs ``(i, j, y)`` over a source, as dicts ``{x1, x2, y, c1, c2, i1, i2}`` (``i``: source positions)."""
 
@@ -254,6 +291,10 @@ class PairDataModule(pl.LightningDataModule):
         holdout_classes: fraction of classes held out for val + test (``split=classes``).
         positive_fraction: share of same-class pairs (``y = 1``) in every pair set.
         train_pairs / val_pairs / test_pairs: pairs per training epoch / in the fixed val, test sets.
+        sampler: ``"pairs"`` (random pairs, ``positive_fraction`` same) or ``"pk"``: P×K batches —
+            ``p`` classes × ``k`` images each (``k`` even), served as ``P·K/2`` same-class pairs, so a
+            batch holds ``P × K`` distinct images; the mining losses need this. The batch size is
+            then ``P·K/2`` pairs and an epoch has ``train_pairs // (P·K/2)`` batches.
         seed: seeds the split and every pair draw.
 
     Retrieval uses a *gallery* and *queries*: with ``split=samples`` the gallery is the train split
@@ -266,8 +307,16 @@ class PairDataModule(pl.LightningDataModule):
     def __init__(self, source, split: str = "samples", holdout: float = 0.2,
                  holdout_classes: float = 0.3, positive_fraction: float = 0.5,
                  train_pairs: int = 4000, val_pairs: int = 1000, test_pairs: int = 2000,
-                 batch_size: int = 128, num_workers: int = 0, seed: int = 0):
+                 batch_size: int = 128, num_workers: int = 0, seed: int = 0,
+                 sampler: str = "pairs", p: int = 16, k: int = 4):
         super().__init__()
+        if sampler not in ("pairs", "pk"):
+            raise ValueError(f"data.sampler must be 'pairs' or 'pk', got {sampler!r}")
+        if sampler == "pk" and (int(k) < 2 or int(k) % 2 or int(p) < 2):
+            raise ValueError(f"data.sampler=pk needs an even data.k >= 2 and data.p >= 2, got p={p}, k={k}")
+        self.sampler, self.p, self.k = sampler, int(p), int(k)
+        if sampler == "pk":
+            batch_size = self.p * self.k // 2
         if not 0 < positive_fraction < 1:
             raise ValueError(f"data.positive_fraction must be in (0, 1), got {positive_fraction}")
         for key, value in (("train_pairs", train_pairs), ("val_pairs", val_pairs),
@@ -283,6 +332,8 @@ class PairDataModule(pl.LightningDataModule):
         for name, idx in self.indices.items():
             check_pairable(name, source.labels[idx], source.classes)
         self.fixed_pairs = {name: self.pairs(name, epoch=0) for name in ("val", "test")}
+        if self.sampler == "pk":
+            self.pairs("train", epoch=0)  # an impossible P×K layout fails now, not mid-training
 
     @property
     def channels(self) -> int:
@@ -293,7 +344,12 @@ class PairDataModule(pl.LightningDataModule):
         stream = {"train": 0, "val": 1, "test": 2}[name]
         rng = np.random.default_rng([self.seed, stream, epoch])
         idx = self.indices[name]
-        local = sample_pairs(self.source.labels[idx], self.n_pairs[name], self.positive_fraction, rng)
+        labels = self.source.labels[idx]
+        if name == "train" and self.sampler == "pk":
+            n_batches = max(1, self.n_pairs["train"] // self.batch_size)
+            local = sample_pk_pairs(labels, self.p, self.k, n_batches, rng)
+        else:
+            local = sample_pairs(labels, self.n_pairs[name], self.positive_fraction, rng)
         return np.stack([idx[local[:, 0]], idx[local[:, 1]], local[:, 2]], axis=1)
 
     def _loader(self, dataset: Dataset, shuffle: bool = False) -> DataLoader:

@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from siamese import metrics
-from siamese.data import ImageDataset, PairDataModule
+from siamese.data import ImageDataset, PairDataModule, PathImages
 from siamese.index import build_flat_index, embed, search
+from siamese.lfw import PairList
 
 
 @dataclass
@@ -48,21 +49,42 @@ def device_of(net: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
-def pair_distances(net: nn.Module, datamodule: PairDataModule, pairs: np.ndarray) -> np.ndarray:
-    """Euclidean distances ``(P,)`` of the model embeddings of pairs ``(i, j, y)``; each image once."""
-    positions, inverse = np.unique(pairs[:, :2], return_inverse=True)
-    loader = datamodule._loader(ImageDataset(datamodule.source, positions))
-    emb, _ = embed(net, loader, device_of(net))
+def distances_between(net: nn.Module, source, pairs_ij: np.ndarray, datamodule: PairDataModule) -> np.ndarray:
+    """Euclidean distances ``(P,)`` of the model embeddings of ``source`` items ``pairs_ij (P, 2)``.
+
+    Each distinct image is embedded once, with the data module's batch size and workers.
+    """
+    positions, inverse = np.unique(pairs_ij, return_inverse=True)
+    emb, _ = embed(net, datamodule._loader(ImageDataset(source, positions)), device_of(net))
     inverse = inverse.reshape(-1, 2)
     return np.linalg.norm(emb[inverse[:, 0]] - emb[inverse[:, 1]], axis=1)
 
 
+def pair_distances(net: nn.Module, datamodule: PairDataModule, pairs: np.ndarray) -> np.ndarray:
+    """Distances of the data module's pairs ``(i, j, y)`` (source positions)."""
+    return distances_between(net, datamodule.source, pairs[:, :2], datamodule)
+
+
+def pair_list_distances(net: nn.Module, pair_list: PairList, datamodule: PairDataModule) -> np.ndarray:
+    """Distances of pairs of image files, loaded like the run's own images (size, channels)."""
+    unique = sorted(set(pair_list.paths1) | set(pair_list.paths2))
+    position = {path: k for k, path in enumerate(unique)}
+    source = PathImages(unique, np.zeros(len(unique)), ["?"], datamodule.source.image_size,
+                        datamodule.source.channels)
+    pairs_ij = np.array([[position[a], position[b]] for a, b in zip(pair_list.paths1, pair_list.paths2)])
+    return distances_between(net, source, pairs_ij, datamodule)
+
+
 def verification_figures(val: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
-                         s: EvaluationSettings) -> dict:
-    """Test-pair figures; the decision threshold is the accuracy-maximising one on val pairs."""
+                         s: EvaluationSettings, fold_ids: np.ndarray | None = None) -> dict:
+    """Test-pair figures; the decision threshold is the accuracy-maximising one on val pairs.
+
+    ``fold_ids`` (e.g. from a pairs.txt) fix the 10-fold protocol's folds; otherwise the test pairs
+    are cut into ``s.folds`` seeded folds.
+    """
     threshold, val_accuracy = metrics.best_threshold(*val)
     eer, eer_threshold = metrics.equal_error_rate(*test)
-    kfold = metrics.kfold_accuracy(*test, folds=s.folds, seed=s.seed)
+    kfold = metrics.kfold_accuracy(*test, folds=s.folds, fold_ids=fold_ids, seed=s.seed)
     return {
         "auc": metrics.roc_auc(*test),
         "eer": eer,
@@ -117,11 +139,13 @@ def one_shot_figures(embeddings: np.ndarray, labels: np.ndarray, s: EvaluationSe
 
 
 def evaluate(net: nn.Module, datamodule: PairDataModule, settings: EvaluationSettings,
-             index: faiss.Index | None = None, gallery_labels: np.ndarray | None = None) -> Evaluation:
+             index: faiss.Index | None = None, gallery_labels: np.ndarray | None = None,
+             test_pairs: PairList | None = None) -> Evaluation:
     """All figures of a report. Without ``index``, the gallery split is embedded into a new exact index.
 
     Gallery and queries are the data module's ``retrieval_splits``; one-shot trials use the query
-    images; verification uses the fixed val (threshold) and test (figures) pairs.
+    images; verification chooses its threshold on the fixed val pairs and measures on the fixed
+    test pairs, or on ``test_pairs`` (e.g. LFW's pairs.txt, with its folds) when given.
     """
     device = device_of(net)
     gallery_split, query_split = datamodule.retrieval_splits
@@ -133,13 +157,20 @@ def evaluate(net: nn.Module, datamodule: PairDataModule, settings: EvaluationSet
     if queries.shape[1] != index.d:
         raise ValueError(f"the model embeds into {queries.shape[1]} dimensions but the index holds {index.d}")
 
-    pairs = {name: datamodule.fixed_pairs[name] for name in ("val", "test")}
-    val, test = ((pair_distances(net, datamodule, p), p[:, 2]) for p in pairs.values())
+    val_pairs = datamodule.fixed_pairs["val"]
+    val = (pair_distances(net, datamodule, val_pairs), val_pairs[:, 2])
+    if test_pairs is None:
+        test = (pair_distances(net, datamodule, datamodule.fixed_pairs["test"]), datamodule.fixed_pairs["test"][:, 2])
+        fold_ids = None
+    else:
+        test = (pair_list_distances(net, test_pairs, datamodule), test_pairs.y)
+        fold_ids = test_pairs.fold if len(np.unique(test_pairs.fold)) > 1 else None
     retrieval = retrieval_figures(index, gallery_labels, queries, query_labels, settings.ks)
     retrieval.update(gallery=gallery_split, queries=query_split)
     report = {
         "split": datamodule.split,
-        "verification": verification_figures(val, test, settings),
+        "test_pairs": "test split" if test_pairs is None else test_pairs.origin,
+        "verification": verification_figures(val, test, settings, fold_ids),
         "retrieval": retrieval,
         "one_shot": one_shot_figures(queries, query_labels, settings),
     }

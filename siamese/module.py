@@ -18,9 +18,11 @@ class SiameseModule(pl.LightningModule):
 
     Args:
         net: the tower, ``x (B, C, H, W) -> [e_l (B, D_l)]``; its last stage is the embedding.
-        loss: a loss module ``(e1, e2, batch) -> {"loss": scalar, <term>: scalar, ...}``.
+        loss: a loss module ``(e1, e2, batch) -> {"loss": scalar, <term>: scalar, ...}``; a loss with
+            parameters (a classifier's weights) trains and checkpoints with the module.
         optimizer: ``params -> torch.optim.Optimizer`` (a Hydra ``_partial_``).
         scheduler: ``optimizer -> LRScheduler`` (a Hydra ``_partial_``) or ``None``; stepped per epoch.
+        num_classes: classes of the data, for losses that own a class-weight matrix.
 
     Validation logs, each epoch, from the last-stage embeddings of the validation pairs:
     ``val/auc`` and ``val/eer`` of the pair distances (``y = 1`` same), and ``val/p_at_1`` and
@@ -28,11 +30,11 @@ class SiameseModule(pl.LightningModule):
     """
 
     def __init__(self, net: nn.Module, loss: nn.Module, optimizer: Callable,
-                 scheduler: Callable | None = None):
+                 scheduler: Callable | None = None, num_classes: int | None = None):
         super().__init__()
         self.net, self.loss = net, loss
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.loss.bind(net.num_stages)
+        self.loss.bind(net.num_stages, net.embedding_dim, num_classes)
         self._val: list[dict[str, np.ndarray]] = []
 
     def forward(self, x1: Tensor, x2: Tensor) -> tuple[list[Tensor], list[Tensor]]:

@@ -76,3 +76,16 @@ class ConvTower(nn.Module):
             x = stage(x)
             out.append(F.normalize(head(x.mean(dim=(2, 3))), dim=1))  # (B, C_l) -> (B, D_l)
         return out
+
+
+class RawPixels(nn.Module):
+    """Baseline "tower" without parameters: the flattened, L2-normalised image as its one embedding.
+
+    ``x (B, C, H, W) -> [normalize(flatten(x)) (B, C·H·W)]``. Evaluating it through the same code as a
+    trained tower tells what the training added over comparing pixels.
+    """
+
+    num_stages = 1
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        return [F.normalize(x.flatten(1), dim=1)]

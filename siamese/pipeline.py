@@ -12,6 +12,7 @@ A training run writes into ``cfg.run_dir``::
 """
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 
@@ -27,22 +28,26 @@ from siamese.atomic import sha256_file
 from siamese.data import PairDataModule
 from siamese.evaluation import Evaluation, EvaluationSettings, evaluate as evaluate_model
 from siamese.index import load_index, save_index
+from siamese.lfw import read_lfw_pairs
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
 
 
 def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
-    """Model and data from config, in the order that reports config errors before loading data."""
+    """Model and data from config; every config error is raised before any data is read."""
     loss = instantiate(cfg.loss)
     net = instantiate(cfg.model)
+    loss.bind(net.num_stages, net.embedding_dim)
+    optimizer = instantiate(cfg.optimizer)
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
-    module = SiameseModule(net, loss, instantiate(cfg.optimizer), scheduler)
     data_channels = cfg.data.source.get("channels")
     if data_channels is not None and int(data_channels) != net.in_channels:
         raise ValueError(
             f"model.in_channels={net.in_channels} but data.source.channels={data_channels}: they must match"
         )
-    return module, instantiate(cfg.data)
+    datamodule = instantiate(cfg.data)
+    module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.source.classes))
+    return module, datamodule
 
 
 def settings_from(cfg: DictConfig) -> EvaluationSettings:
@@ -74,10 +79,13 @@ def train(cfg: DictConfig) -> dict:
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, default_root_dir=str(run_dir),
                           logger=CSVLogger(str(run_dir), name="logs", version=""))
+    start = time.perf_counter()
     with warnings.catch_warnings():
         # The default data sits in memory; worker processes would only add start-up time.
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         trainer.fit(module, datamodule=datamodule)
+    training = {"seconds": time.perf_counter() - start, "steps": int(trainer.global_step),
+                "epochs": int(trainer.current_epoch)}
 
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     if best:
@@ -88,6 +96,7 @@ def train(cfg: DictConfig) -> dict:
                classes=list(datamodule.source.classes), threshold=result.report["verification"]["threshold"],
                checkpoint=str(best) if best else None,
                checkpoint_sha256=sha256_file(best) if best else None)
+    result.report["training"] = training
     return _finish(run_dir, result, best, cfg)
 
 
@@ -106,6 +115,9 @@ def evaluate(cfg: DictConfig) -> dict:
     if not run_config.is_file():
         raise FileNotFoundError(f"{str(run_config)!r} not found: run_dir must be a directory written by "
                                 "scripts/train.py")
+    if cfg.get("pairs") and not cfg.get("pairs_root"):
+        raise ValueError(f"pairs={cfg.pairs} needs pairs_root=<folder of the images it names>")
+    test_pairs = read_lfw_pairs(cfg.pairs, cfg.pairs_root) if cfg.get("pairs") else None
     train_cfg = OmegaConf.load(run_config)
     train_cfg.run_dir = str(run_dir)
     module, datamodule = build(train_cfg)
@@ -115,10 +127,10 @@ def evaluate(cfg: DictConfig) -> dict:
     digest = sha256_file(checkpoint)
     if meta.get("checkpoint_sha256") == digest:
         result = evaluate_model(module.net, datamodule, settings_from(cfg), index=index,
-                                gallery_labels=np.asarray(meta["labels"]))
+                                gallery_labels=np.asarray(meta["labels"]), test_pairs=test_pairs)
     else:
         warnings.warn(f"index.json was built from another checkpoint than {checkpoint.name}: "
                       "the gallery is embedded afresh for this evaluation (index.faiss is left as it is)",
                       stacklevel=2)
-        result = evaluate_model(module.net, datamodule, settings_from(cfg))
+        result = evaluate_model(module.net, datamodule, settings_from(cfg), test_pairs=test_pairs)
     return _finish(run_dir, result, checkpoint, train_cfg)

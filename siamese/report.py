@@ -41,9 +41,9 @@ def render_markdown(report: dict) -> str:
         "# siamese report", "",
         f"- checkpoint: `{report.get('checkpoint')}` (sha256 `{report.get('checkpoint_sha256')}`)",
         f"- split: `{report['split']}`", "",
-        "## Verification (test pairs)", "",
-        f"{v['pairs']} pairs ({v['same_pairs']} same). Decision: same when distance ≤ "
-        f"{v['threshold']:.4f} (threshold chosen on {report.get('val_pairs', 'the')} validation pairs).", "",
+        "## Verification", "",
+        f"{v['pairs']} pairs ({v['same_pairs']} same) from `{report['test_pairs']}`. Decision: same when distance ≤ "
+        f"{v['threshold']:.4f} (threshold chosen on the validation pairs).", "",
         "| figure | value |", "|---|---|",
         f"| ROC AUC | {_fmt(v['auc'])} |",
         f"| EER | {_fmt(v['eer'])} (at distance {v['eer_threshold']:.4f}) |",

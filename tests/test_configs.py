@@ -6,14 +6,14 @@ from hydra.utils import instantiate
 
 from conftest import CONF_DIR, compose_config
 from siamese.data import PairDataModule
-from siamese.losses import PairLoss
+from siamese.losses import SiameseLoss
 from siamese.module import SiameseModule
 from siamese.nets import ConvTower
 from siamese.pipeline import build
 
 GROUP_FILES = sorted(p for p in CONF_DIR.glob("*/*.yaml"))
 PRIMARY_FILES = sorted(CONF_DIR.glob("*.yaml"))
-EXPECTED_TYPE = {"data": PairDataModule, "model": ConvTower, "loss": PairLoss}
+EXPECTED_TYPE = {"data": PairDataModule, "model": ConvTower, "loss": SiameseLoss}
 
 
 def test_every_group_option_is_listed():

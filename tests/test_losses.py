@@ -63,7 +63,7 @@ def test_contrastive_equals_naive_loop(form, margin, seed):
 def test_dcontrastive_equals_naive_loop(m1, m2, weights, layers):
     e1, e2, batch = random_pairs(seed=3)
     loss = DoubleMarginContrastiveLoss(m1=m1, m2=m2, layers=layers, weights=weights)
-    loss.bind(3)
+    loss.bind(3, 4)
     out = loss(e1, e2, batch)
     sel = layers or [1, 2, 3]
     bc = lambda v: v if isinstance(v, list) else [v] * len(sel)  # noqa: E731
@@ -80,7 +80,7 @@ def test_identical_same_pairs_and_far_different_pairs_cost_nothing():
     assert ContrastiveLoss(form="seed")(e, e, same)["loss"].item() == 0.0
     assert ContrastiveLoss(form="hadsell")(e, e, same)["loss"].item() == 0.0
     dcl = DoubleMarginContrastiveLoss(m1=0.1, m2=1.0)
-    dcl.bind(3)
+    dcl.bind(3, 4)
     assert dcl(e, e, same)["loss"].item() == 0.0
     # opposite unit vectors: squared distance 4, Euclidean 2, beyond every margin below
     diff = {"y": torch.zeros(6)}
@@ -94,10 +94,10 @@ def test_positive_pair_inside_m1_costs_nothing_but_outside_does():
     a = torch.tensor([[1.0, 0.0]])
     b = torch.tensor([[0.8, 0.6]])          # squared distance 0.04 + 0.36 = 0.4
     dcl = DoubleMarginContrastiveLoss(m1=0.5, m2=1.0, layers=[1])
-    dcl.bind(1)
+    dcl.bind(1, 2)
     assert dcl([a], [b], {"y": torch.ones(1)})["loss"].item() == 0.0
     dcl = DoubleMarginContrastiveLoss(m1=0.3, m2=1.0, layers=[1])
-    dcl.bind(1)
+    dcl.bind(1, 2)
     assert dcl([a], [b], {"y": torch.ones(1)})["loss"].item() == pytest.approx(0.1 / 2)
 
 
@@ -121,7 +121,7 @@ def test_losses_compute_in_float32_and_stay_finite(dtype):
     e = [torch.nn.functional.normalize(torch.randn(8, 4), dim=1).to(dtype).requires_grad_() for _ in range(3)]
     batch = {"y": torch.tensor([1.0, 0.0] * 4)}
     dcl = DoubleMarginContrastiveLoss()
-    dcl.bind(3)
+    dcl.bind(3, 4)
     for loss in (ContrastiveLoss(form="seed"), ContrastiveLoss(form="hadsell"), dcl):
         out = loss(e, e, batch)  # identical embeddings: distance 0, the sqrt's edge case
         assert out["loss"].dtype == torch.float32
@@ -154,6 +154,6 @@ def test_dcontrastive_rejects_bad_values(kwargs, match):
 
 def test_dcontrastive_rejects_unknown_stage_and_wrong_length_at_bind():
     with pytest.raises(ValueError, match=r"loss\.layers names stage\(s\) \[4\] but the tower has stages 1\.\.3"):
-        DoubleMarginContrastiveLoss(layers=[1, 4]).bind(3)
+        DoubleMarginContrastiveLoss(layers=[1, 4]).bind(3, 4)
     with pytest.raises(ValueError, match=r"loss\.m2 has 2 values but 3 layers"):
-        DoubleMarginContrastiveLoss(m2=[1.0, 1.5]).bind(3)
+        DoubleMarginContrastiveLoss(m2=[1.0, 1.5]).bind(3, 4)

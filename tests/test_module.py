@@ -81,3 +81,11 @@ def test_short_training_separates_classes_better_than_the_untrained_twin(tmp_pat
     after = test_auc()
     assert after > before + 0.1, (before, after)
     assert after > 0.9
+
+
+def test_raw_pixels_baseline_is_the_normalised_image():
+    from siamese.nets import RawPixels
+
+    x = torch.rand(3, 1, 4, 4)
+    (e,) = RawPixels()(x)
+    assert e.shape == (3, 16) and torch.allclose(e * x.flatten(1).norm(dim=1, keepdim=True), x.flatten(1))

@@ -1,6 +1,7 @@
 """The real scripts/train.py, end to end with trainer=debug, in a temporary run directory."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,10 +28,27 @@ def run_train(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
     return run_script("train.py", f"hydra.run.dir={run_dir}", *SMALL, *overrides)
 
 
+@pytest.fixture(scope="module")
+def trained_runs(tmp_path_factory):
+    """One debug run per loss, trained once for the module: ``{loss: (run_dir, process)}``."""
+    runs = {}
+    for loss in ("contrastive", "dcontrastive"):
+        run_dir = tmp_path_factory.mktemp(loss)
+        runs[loss] = (run_dir, run_train(run_dir, f"loss={loss}"))
+    return runs
+
+
+@pytest.fixture
+def dcontrastive_run(trained_runs, tmp_path):
+    """A private copy of the trained dcontrastive run, free to be overwritten by a test."""
+    run_dir, proc = trained_runs["dcontrastive"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return shutil.copytree(run_dir, tmp_path / "run")
+
+
 @pytest.mark.parametrize("loss", ["contrastive", "dcontrastive"])
-def test_train_script_writes_index_and_report(loss, tmp_path):
-    run_dir = tmp_path / loss
-    proc = run_train(run_dir, f"loss={loss}")
+def test_train_script_writes_index_and_report(loss, trained_runs):
+    run_dir, proc = trained_runs[loss]
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "AUC" in proc.stdout and "10-fold accuracy" in proc.stdout and "5-way one-shot" in proc.stdout
 
@@ -83,8 +101,8 @@ def test_bad_config_fails_before_training_and_names_the_value(tmp_path):
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "checkpoints").exists()
 
 
-def test_evaluate_script_reproduces_the_training_report(tmp_path):
-    assert run_train(tmp_path, "loss=dcontrastive").returncode == 0
+def test_evaluate_script_reproduces_the_training_report(dcontrastive_run):
+    tmp_path = dcontrastive_run
     before = json.loads((tmp_path / "report.json").read_text())
     (tmp_path / "report.md").unlink()
     proc = run_script("evaluate.py", f"run_dir={tmp_path}")
@@ -103,8 +121,36 @@ def test_evaluate_script_reproduces_the_training_report(tmp_path):
     assert (tmp_path / "index.faiss").read_bytes() == index_bytes
 
 
+def test_evaluate_script_on_an_lfw_pairs_file(dcontrastive_run, tmp_path):
+    from test_lfw import PAIRS, lfw_tree
+
+    run_dir = dcontrastive_run
+    root = lfw_tree(tmp_path / "lfw")
+    (tmp_path / "pairs.txt").write_text(PAIRS)
+    proc = run_script("evaluate.py", f"run_dir={run_dir}", f"pairs={tmp_path / 'pairs.txt'}", f"pairs_root={root}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((run_dir / "report.json").read_text())
+    v = report["verification"]
+    assert report["test_pairs"].endswith("pairs.txt") and v["pairs"] == 8 and v["same_pairs"] == 4
+    assert v["folds"] == 2  # the file's folds, not ten seeded ones
+
+
 def test_evaluate_script_names_a_missing_run(tmp_path):
     proc = run_script("evaluate.py", f"run_dir={tmp_path / 'nope'}")
     assert proc.returncode != 0
     assert "run_dir must be a directory written by scripts/train.py" in proc.stderr
     assert not (tmp_path / "nope").exists()
+
+
+def test_every_loss_trains_a_few_steps_through_the_script(tmp_path):
+    """One Hydra multirun over every conf/loss file (one process, so the imports are paid once)."""
+    losses = sorted(p.stem for p in (ROOT / "conf" / "loss").glob("*.yaml"))
+    proc = run_script("train.py", "-m", f"loss={','.join(losses)}", f"hydra.sweep.dir={tmp_path}", *SMALL,
+                      "evaluation.trials=100")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for k, loss in enumerate(losses):
+        report = json.loads((tmp_path / f"{k}_{loss}" / "report.json").read_text())
+        assert 0.0 <= report["verification"]["auc"] <= 1.0, loss
+        state = torch.load(report["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
+        if report["config"]["loss"]["_target_"].endswith(("SoftmaxLoss", "HingeLoss")):
+            assert any(k.startswith("loss.") for k in state), f"{loss}: loss parameters not checkpointed"

@@ -1,14 +1,9 @@
-"""Pair losses of the seed document: contrastive (two forms) and the per-layer double-margin loss.
+"""Pair losses: contrastive (two forms), the per-layer double-margin loss, and the binary hinge.
 
-Conventions (see docs/design.md):
-  * pair label ``y = 1`` means *same class*, ``y = 0`` means *different*;
-  * ``sqdist`` is the squared Euclidean distance, ``dist`` the Euclidean distance;
-  * embeddings arrive as one tensor per tower stage, ``e1[l]`` and ``e2[l]`` of shape ``(N, D_l)``;
-  * every loss computes in float32, even when the tower runs under mixed precision;
-  * a loss module returns a dict: ``loss`` (the scalar to minimise) plus named terms for logging.
-
-The formula functions return per-pair terms of shape ``(N,)``; the reduction lives in the module so
-that it is written once and matches the docstring (the seed divides the sum by ``2N``).
+Pair label ``y = 1`` means *same class*, ``y = 0`` *different*; ``sqdist`` is the squared
+Euclidean distance, ``dist`` the Euclidean one (see docs/design.md). The formula functions return
+per-pair terms ``(N,)``; the reduction lives in the module so that it matches the docstring (the
+seed divides the sum by ``2N``).
 """
 from __future__ import annotations
 
@@ -16,6 +11,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+
+from siamese.losses.base import SiameseLoss, positive
 
 
 def sqdist(a: Tensor, b: Tensor) -> Tensor:
@@ -43,36 +40,13 @@ def double_margin_terms(sqd: Tensor, y: Tensor, m1: float, m2: float) -> Tensor:
     return y * torch.clamp(sqd - m1, min=0) + (1 - y) * torch.clamp(m2 - sqd, min=0)
 
 
-def _positive(key: str, value: float) -> float:
-    value = float(value)
-    if not value > 0:
-        raise ValueError(f"{key} must be > 0, got {value}")
-    return value
+class PairLoss(SiameseLoss):
+    """Base of the losses that consume pairs ``(e1, e2, y)`` stage by stage."""
 
+    def compute(self, e1, e2, batch):
+        return self.compute_pairs(e1, e2, batch["y"].float())
 
-def _float32(tensors: Sequence[Tensor]) -> list[Tensor]:
-    return [t.float() for t in tensors]
-
-
-class PairLoss(nn.Module):
-    """Base of the losses that consume pairs ``(e1, e2, y)`` stage by stage.
-
-    ``forward(e1, e2, batch)``: ``e1``, ``e2`` lists of per-stage embeddings ``(N, D_l)``, ``batch``
-    the data module's dict (``y`` of shape ``(N,)``, 1 = same). Autocast is switched off inside so
-    the arithmetic is float32 whatever precision the tower ran in.
-    """
-
-    needs_class_ids = False
-
-    def bind(self, num_stages: int) -> None:
-        """Check the loss against the tower once the number of stages is known (default: nothing)."""
-
-    def forward(self, e1: list[Tensor], e2: list[Tensor], batch: dict) -> dict[str, Tensor]:
-        device_type = e1[-1].device.type
-        with torch.autocast(device_type=device_type, enabled=False):
-            return self.compute(_float32(e1), _float32(e2), batch["y"].float())
-
-    def compute(self, e1: list[Tensor], e2: list[Tensor], y: Tensor) -> dict[str, Tensor]:
+    def compute_pairs(self, e1: list[Tensor], e2: list[Tensor], y: Tensor) -> dict[str, Tensor]:
         raise NotImplementedError
 
 
@@ -96,10 +70,10 @@ class ContrastiveLoss(PairLoss):
         super().__init__()
         if form not in self.FORMS:
             raise ValueError(f"loss.form must be one of {sorted(self.FORMS)}, got {form!r}")
-        self.margin = _positive("loss.margin", margin)
+        self.margin = positive("loss.margin", margin)
         self.form = form
 
-    def compute(self, e1, e2, y):
+    def compute_pairs(self, e1, e2, y):
         terms = self.FORMS[self.form](sqdist(e1[-1], e2[-1]), y, self.margin)
         return {"loss": terms.sum() / (2 * len(y))}
 
@@ -142,14 +116,14 @@ class DoubleMarginContrastiveLoss(PairLoss):
     def _check(self, n: int) -> None:
         m1, m2, w = (_broadcast(key, value, n) for key, value in self._raw.items())
         for k, (a, b) in enumerate(zip(m1, m2)):
-            _positive("loss.m1", a)
+            positive("loss.m1", a)
             if not a < b:
                 raise ValueError(f"loss.m1 must be < loss.m2 at layer {k + 1}, got m1={a}, m2={b}")
         if any(v < 0 for v in w):
             raise ValueError(f"loss.weights must be >= 0, got {w}")
         self.m1, self.m2, self.weights = m1, m2, w
 
-    def bind(self, num_stages: int) -> None:
+    def bind(self, num_stages: int, embedding_dim: int, num_classes: int | None = None) -> None:
         if self.layers is None:
             self.layers = list(range(1, num_stages + 1))
         unknown = [s for s in self.layers if not 1 <= s <= num_stages]
@@ -159,7 +133,7 @@ class DoubleMarginContrastiveLoss(PairLoss):
             )
         self._check(len(self.layers))
 
-    def compute(self, e1, e2, y):
+    def compute_pairs(self, e1, e2, y):
         if self.layers is None or len(self.m1) != len(self.layers):
             raise RuntimeError("DoubleMarginContrastiveLoss.bind(num_stages) must be called first")
         out = {}
@@ -168,3 +142,26 @@ class DoubleMarginContrastiveLoss(PairLoss):
             out[f"layer{stage}"] = w * terms.sum() / (2 * len(y))
         out["loss"] = torch.stack(list(out.values())).sum()
         return out
+
+
+class HingeLoss(PairLoss):
+    """Binary hinge loss on pairs, the pair a two-class problem (``y = 1`` same, ``0`` different).
+
+    With ``t = 2y − 1 ∈ {+1, −1}``, ``D`` the Euclidean distance of the last-stage embeddings and a
+    learned affine score ``ŷ = a·D + b`` (``a``, ``b`` parameters of the loss, in the optimizer)::
+
+        L = 1/N Σᵢ max(0, 1 − tᵢ·ŷᵢ)
+
+    ``a`` starts negative (a larger distance should mean "different"); ``ŷ > 0`` reads "same".
+    """
+
+    def __init__(self, scale_init: float = -4.0, bias_init: float = 2.0):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(float(scale_init)))
+        self.bias = nn.Parameter(torch.tensor(float(bias_init)))
+
+    def compute_pairs(self, e1, e2, y):
+        dist = sqdist(e1[-1], e2[-1]).clamp_min(1e-12).sqrt()
+        score = self.scale * dist + self.bias
+        terms = torch.clamp(1 - (2 * y - 1) * score, min=0)
+        return {"loss": terms.mean(), "active": (terms > 0).float().mean()}

@@ -1,0 +1,85 @@
+"""LFW's ``pairs.txt``: verification pairs with their folds, read from a local copy.
+
+Format (Huang et al. 2007, "Labeled Faces in the Wild")::
+
+    10 300                      first line: "<folds> <pairs per fold>", or "<pairs per fold>" (one fold)
+    Abel_Pacheco 1 4            a same pair: name, image number, image number
+    ...                         (pairs-per-fold such lines)
+    Abdel_Madi 1 Dean_Barker 1  a different pair: name, number, name, number
+    ...                         (pairs-per-fold such lines), then the next fold
+
+Image ``n`` of ``name`` is ``root/<name>/<name>_<n:04d>.jpg``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LFW_LAYOUT = """expected layout:
+    root/<name>/<name>_0001.jpg
+    root/<name>/<name>_0002.jpg
+    ..."""
+
+
+@dataclass
+class PairList:
+    """Pairs of image paths with labels ``y`` (1 same, 0 different), fold ids, and where they came from."""
+
+    paths1: list[Path]
+    paths2: list[Path]
+    y: np.ndarray
+    fold: np.ndarray
+    origin: str
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def _image(root: Path, name: str, number: str, where: str) -> Path:
+    try:
+        n = int(number)
+    except ValueError:
+        raise ValueError(f"{where}: image number {number!r} is not an integer") from None
+    return root / name / f"{name}_{n:04d}.jpg"
+
+
+def read_lfw_pairs(pairs_file: str | Path, root: str | Path) -> PairList:
+    """Parse ``pairs_file`` and check that every image it names exists under ``root``."""
+    pairs_file, root = Path(pairs_file).expanduser(), Path(root).expanduser()
+    if not pairs_file.is_file():
+        raise FileNotFoundError(f"pairs file {str(pairs_file)!r} not found")
+    if not root.is_dir():
+        raise FileNotFoundError(f"image root {str(root)!r} is not a folder; {LFW_LAYOUT}")
+    lines = pairs_file.read_text().splitlines()
+    header = lines[0].split() if lines else []
+    if not 1 <= len(header) <= 2 or not all(h.isdigit() for h in header):
+        raise ValueError(f"{pairs_file}:1: expected '<folds> <pairs per fold>' or '<pairs per fold>', "
+                         f"got {lines[0] if lines else ''!r}")
+    folds, per_fold = (int(header[0]), int(header[1])) if len(header) == 2 else (1, int(header[0]))
+    body = [(k + 2, line) for k, line in enumerate(lines[1:]) if line.strip()]
+    if len(body) != 2 * folds * per_fold:
+        raise ValueError(f"{pairs_file}: the header promises {folds} fold(s) × 2 × {per_fold} pairs = "
+                         f"{2 * folds * per_fold} lines, the file has {len(body)}")
+    paths1, paths2, y, fold = [], [], [], []
+    for k, (lineno, line) in enumerate(body):
+        where = f"{pairs_file}:{lineno}: {line.strip()!r}"
+        fields = line.split()
+        same = (k % (2 * per_fold)) < per_fold
+        if same and len(fields) == 3:
+            a, b = _image(root, fields[0], fields[1], where), _image(root, fields[0], fields[2], where)
+        elif not same and len(fields) == 4:
+            a, b = _image(root, fields[0], fields[1], where), _image(root, fields[2], fields[3], where)
+        else:
+            kind = "a same pair 'name n1 n2'" if same else "a different pair 'name1 n1 name2 n2'"
+            raise ValueError(f"{where}: expected {kind} here")
+        for path in (a, b):
+            if not path.is_file():
+                raise FileNotFoundError(f"{where}: image {str(path)!r} not found; {LFW_LAYOUT}")
+        paths1.append(a)
+        paths2.append(b)
+        y.append(int(same))
+        fold.append(k // (2 * per_fold))
+    return PairList(paths1, paths2, np.asarray(y, dtype=np.int64), np.asarray(fold, dtype=np.int64),
+                    origin=str(pairs_file))

@@ -1,0 +1,59 @@
+"""What every loss shares: float32 arithmetic, the call signature, and config-time checks.
+
+A loss module is called as ``loss(e1, e2, batch)``: ``e1``, ``e2`` are lists of per-stage
+embeddings ``(N, D_l)`` of the two sides of ``N`` pairs, ``batch`` the data module's dict
+(``y`` 1 = same / 0 = different; ``c1``, ``c2`` class ids when the data has them). It returns a
+dict with ``loss`` (the scalar to minimise) and named terms for logging. Autocast is switched
+off and the embeddings are cast to float32 first, whatever precision the tower ran in.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def positive(key: str, value: float) -> float:
+    """``value`` as a float, or a ``ValueError`` naming ``key`` when it is not > 0."""
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"{key} must be > 0, got {value}")
+    return value
+
+
+class SiameseLoss(nn.Module):
+    """Base class: subclasses implement ``compute(e1, e2, batch)`` on float32 embeddings."""
+
+    needs_class_ids = False
+
+    def bind(self, num_stages: int, embedding_dim: int, num_classes: int | None = None) -> None:
+        """Check the loss against the tower (and, for classifiers, size the weights); default: nothing.
+
+        Called once before any data is read (``num_classes=None``) and again by the module with
+        the data's class count. Must be idempotent.
+        """
+
+    def forward(self, e1: list[Tensor], e2: list[Tensor], batch: dict) -> dict[str, Tensor]:
+        with torch.autocast(device_type=e1[-1].device.type, enabled=False):
+            return self.compute([t.float() for t in e1], [t.float() for t in e2], batch)
+
+    def compute(self, e1: list[Tensor], e2: list[Tensor], batch: dict) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+
+class ClassIdLoss(SiameseLoss):
+    """Base of the losses that consume class ids: the ``2N`` last-stage embeddings and their labels.
+
+    ``compute_batch(x (2N, D), labels (2N,))`` sees ``cat([e1[-1], e2[-1]])`` and ``cat([c1, c2])``.
+    """
+
+    needs_class_ids = True
+
+    def compute(self, e1, e2, batch):
+        if "c1" not in batch or "c2" not in batch:
+            raise ValueError(f"loss {type(self).__name__} needs class ids (c1, c2) but the data has "
+                             "none (e.g. a CSV of pairs): use a pair loss such as contrastive")
+        labels = torch.cat([batch["c1"], batch["c2"]]).long()
+        return self.compute_batch(torch.cat([e1[-1], e2[-1]]), labels)
+
+    def compute_batch(self, x: Tensor, labels: Tensor) -> dict[str, Tensor]:
+        raise NotImplementedError

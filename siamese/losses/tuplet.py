@@ -1,0 +1,158 @@
+"""Batch-mining losses over the ``B`` embeddings of a batch and their class ids.
+
+All work on the Euclidean distance matrix ``d (B, B)`` of the batch (``sqrt`` of the squared
+distance clamped at 1e-12, so identical embeddings keep finite gradients). Anchors, positives
+and negatives: ``p`` is a positive of ``a`` when ``c[p] = c[a]`` and ``p ≠ a``; ``n`` is a
+negative when ``c[n] ≠ c[a]``. They need several images per class in a batch: use the P×K
+sampler (``data.sampler=pk``), which the ``conf/loss`` files of these losses switch on.
+Everything is vectorised over the batch (no Python loop over samples).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from siamese.losses.base import ClassIdLoss, positive
+
+
+def pairwise_dist(x: Tensor) -> Tensor:
+    """Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``; exact zeros stay ~1e-6."""
+    sq = (x.unsqueeze(1) - x.unsqueeze(0)).pow(2).sum(-1)
+    return sq.clamp_min(1e-12).sqrt()
+
+
+def masks(labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``(positive (B, B), negative (B, B))`` boolean masks; the diagonal is in neither."""
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    return same & ~eye, ~same
+
+
+def _need_positive(pos: Tensor, name: str) -> None:
+    if not pos.any():
+        raise ValueError(f"{name}: the batch has no positive pair (two images of one class); "
+                         "use the P×K sampler: data.sampler=pk")
+
+
+def _margin_or_soft(x: Tensor, margin: float | None) -> Tensor:
+    return F.softplus(x) if margin is None else torch.clamp(x + margin, min=0)
+
+
+def hardest(d: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per anchor: farthest positive ``(B,)``, nearest negative ``(B,)``, and which anchors have both."""
+    hard_pos = torch.where(pos, d, torch.full_like(d, -torch.inf)).amax(dim=1)
+    hard_neg = torch.where(neg, d, torch.full_like(d, torch.inf)).amin(dim=1)
+    return hard_pos, hard_neg, pos.any(dim=1) & neg.any(dim=1)
+
+
+class TripletLoss(ClassIdLoss):
+    """Triplet loss over the valid triplets ``(a, p, n)`` of the batch (Schroff et al., FaceNet 2015)::
+
+        L = 1/|T| Σ_{(a,p,n) ∈ T} max(0, d(a,p) − d(a,n) + margin)
+
+    ``T`` is every valid triplet, or, with ``max_triplets``, a uniformly drawn subset of that many
+    (drawn from torch's global generator, so seeded runs repeat). The mean counts zero terms.
+    """
+
+    def __init__(self, margin: float = 0.2, max_triplets: int | None = None):
+        super().__init__()
+        self.margin = positive("loss.margin", margin)
+        if max_triplets is not None and int(max_triplets) < 1:
+            raise ValueError(f"loss.max_triplets must be >= 1 or null, got {max_triplets}")
+        self.max_triplets = None if max_triplets is None else int(max_triplets)
+
+    def compute_batch(self, x, labels):
+        d = pairwise_dist(x)
+        pos, neg = masks(labels)
+        _need_positive(pos, "triplet")
+        valid = pos.unsqueeze(2) & neg.unsqueeze(1)                     # (a, p, n)
+        terms = (d.unsqueeze(2) - d.unsqueeze(1) + self.margin).clamp_min(0)[valid]
+        if terms.numel() == 0:
+            raise ValueError("triplet: the batch has no negative (a single class)")
+        if self.max_triplets is not None and terms.numel() > self.max_triplets:
+            terms = terms[torch.randperm(terms.numel(), device=terms.device)[: self.max_triplets]]
+        return {"loss": terms.mean(), "active": (terms > 0).float().mean()}
+
+
+class TriHardLoss(ClassIdLoss):
+    """Batch-hard triplet loss, TriHard (Hermans, Beyer & Leibe, "In Defense of the Triplet Loss", 2017).
+
+    For each anchor ``a`` with a positive and a negative in the batch (set ``A``)::
+
+        L = 1/|A| Σ_{a ∈ A} h( max_p d(a,p) − min_n d(a,n) )
+
+    with ``h(x) = max(0, x + margin)``, or the soft margin ``h(x) = log(1 + exp(x))`` when
+    ``margin`` is null (``soft``).
+    """
+
+    def __init__(self, margin: float | None = 0.2):
+        super().__init__()
+        self.margin = None if margin is None else positive("loss.margin", margin)
+
+    def compute_batch(self, x, labels):
+        pos, neg = masks(labels)
+        _need_positive(pos, "trihard")
+        hard_pos, hard_neg, valid = hardest(pairwise_dist(x), pos, neg)
+        terms = _margin_or_soft(hard_pos[valid] - hard_neg[valid], self.margin)
+        return {"loss": terms.mean(), "active": (terms > 1e-6).float().mean()}
+
+
+class QuadrupletLoss(ClassIdLoss):
+    """Quadruplet loss (Chen, Chen, Zhang & Huang, "Beyond triplet loss", CVPR 2017), batch-hard form.
+
+    For each anchor ``a`` with a positive and a negative (set ``A``), the hardest positive, the
+    hardest negative, and the hardest *negative pair* ``(n1, n2)``: two images of different
+    classes, neither of ``a``'s class (so the pair does not share the anchor)::
+
+        L = 1/|A| Σ_{a ∈ A} [ max(0, d⁺ₐ − d⁻ₐ + α1) + max(0, d⁺ₐ − d⁼ₐ + α2) ]
+        d⁺ₐ = max_p d(a,p),   d⁻ₐ = min_n d(a,n),   d⁼ₐ = min_{c(n1)≠c(n2), c(n1),c(n2)≠c(a)} d(n1,n2)
+
+    ``α1 > α2 > 0``: the first term is the triplet constraint, the second pushes the anchor's
+    positives closer than *any* two other-class images (the paper's hard-mining training).
+    Anchors whose batch has no such negative pair (fewer than three classes) drop the second term.
+    """
+
+    def __init__(self, alpha1: float = 0.3, alpha2: float = 0.15):
+        super().__init__()
+        self.alpha1 = positive("loss.alpha1", alpha1)
+        self.alpha2 = positive("loss.alpha2", alpha2)
+        if not self.alpha1 > self.alpha2:
+            raise ValueError(f"loss.alpha1 must be > loss.alpha2, got alpha1={alpha1}, alpha2={alpha2}")
+
+    def compute_batch(self, x, labels):
+        d = pairwise_dist(x)
+        pos, neg = masks(labels)
+        _need_positive(pos, "quadruplet")
+        hard_pos, hard_neg, valid = hardest(d, pos, neg)
+        # negative pairs per anchor: (B_a, B_n1, B_n2) = neg[a, n1] & neg[a, n2] & neg[n1, n2]
+        pair_ok = neg.unsqueeze(1) & neg.unsqueeze(2) & neg.unsqueeze(0)
+        d_pair = torch.where(pair_ok, d.unsqueeze(0), torch.full_like(pair_ok, torch.inf, dtype=d.dtype))
+        hard_pair = d_pair.flatten(1).amin(dim=1)                          # (B,)
+        first = torch.clamp(hard_pos - hard_neg + self.alpha1, min=0)[valid]
+        has_pair = torch.isfinite(hard_pair) & valid
+        second = torch.clamp(hard_pos - hard_pair + self.alpha2, min=0)[has_pair]
+        loss = (first.sum() + second.sum()) / valid.sum()
+        return {"loss": loss, "triplet_term": first.mean(), "pair_term": second.sum() / valid.sum()}
+
+
+class MSMLLoss(ClassIdLoss):
+    """Margin sample mining loss, MSML (Xiao, Luo, Zhang, Wang & Jiang, 2017).
+
+    One term per batch: the hardest positive pair against the hardest negative pair of the batch::
+
+        L = max(0, max_{c(a)=c(p), a≠p} d(a,p) − min_{c(m)≠c(n)} d(m,n) + margin)
+    """
+
+    def __init__(self, margin: float = 0.2):
+        super().__init__()
+        self.margin = positive("loss.margin", margin)
+
+    def compute_batch(self, x, labels):
+        d = pairwise_dist(x)
+        pos, neg = masks(labels)
+        _need_positive(pos, "msml")
+        if not neg.any():
+            raise ValueError("msml: the batch has no negative pair (a single class)")
+        loss = torch.clamp(d[pos].max() - d[neg].min() + self.margin, min=0)
+        return {"loss": loss}

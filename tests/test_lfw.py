@@ -1,0 +1,65 @@
+"""LFW pairs.txt: parsing, folds, and every malformed input named with file and line."""
+import pytest
+from PIL import Image
+
+from siamese.lfw import read_lfw_pairs
+
+
+def lfw_tree(root, people=("Ann_A", "Bob_B", "Cy_C"), per_person=3):
+    for k, name in enumerate(people):
+        (root / name).mkdir(parents=True)
+        for n in range(1, per_person + 1):
+            Image.new("RGB", (20, 20), color=(40 * k + 10 * n, 0, 0)).save(root / name / f"{name}_{n:04d}.jpg")
+    return root
+
+
+PAIRS = """2 2
+Ann_A 1 2
+Bob_B 1 3
+Ann_A 1 Bob_B 2
+Bob_B 3 Cy_C 1
+Cy_C 1 2
+Ann_A 2 3
+Cy_C 3 Ann_A 3
+Ann_A 1 Cy_C 2
+"""
+
+
+def test_pairs_folds_labels_and_paths(tmp_path):
+    root = lfw_tree(tmp_path / "lfw")
+    (tmp_path / "pairs.txt").write_text(PAIRS)
+    pairs = read_lfw_pairs(tmp_path / "pairs.txt", root)
+    assert len(pairs) == 8
+    assert pairs.y.tolist() == [1, 1, 0, 0, 1, 1, 0, 0]
+    assert pairs.fold.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert pairs.paths1[0] == root / "Ann_A" / "Ann_A_0001.jpg"
+    assert pairs.paths2[3] == root / "Cy_C" / "Cy_C_0001.jpg"
+
+
+def test_single_number_header_is_one_fold(tmp_path):
+    root = lfw_tree(tmp_path / "lfw")
+    (tmp_path / "pairs.txt").write_text("1\nAnn_A 1 2\nAnn_A 1 Bob_B 1\n")
+    pairs = read_lfw_pairs(tmp_path / "pairs.txt", root)
+    assert pairs.y.tolist() == [1, 0] and pairs.fold.tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("text,match", [
+    ("ten\n", r"pairs\.txt:1: expected '<folds> <pairs per fold>'"),
+    ("1 2\nAnn_A 1 2\n", r"promises 1 fold\(s\) × 2 × 2 pairs = 4 lines, the file has 1"),
+    ("1\nAnn_A 1 Bob_B 1\nAnn_A 1 Bob_B 2\n", r"pairs\.txt:2: 'Ann_A 1 Bob_B 1': expected a same pair"),
+    ("1\nAnn_A 1 x\nAnn_A 1 Bob_B 1\n", r"pairs\.txt:2: 'Ann_A 1 x': image number 'x' is not an integer"),
+])
+def test_malformed_lines_are_named(tmp_path, text, match):
+    root = lfw_tree(tmp_path / "lfw")
+    (tmp_path / "pairs.txt").write_text(text)
+    with pytest.raises(ValueError, match=match):
+        read_lfw_pairs(tmp_path / "pairs.txt", root)
+
+
+def test_missing_image_and_missing_root_are_named(tmp_path):
+    root = lfw_tree(tmp_path / "lfw")
+    (tmp_path / "pairs.txt").write_text("1\nAnn_A 1 9\nAnn_A 1 Bob_B 1\n")
+    with pytest.raises(FileNotFoundError, match=r"pairs\.txt:2: 'Ann_A 1 9': image '.*Ann_A_0009\.jpg' not found"):
+        read_lfw_pairs(tmp_path / "pairs.txt", root)
+    with pytest.raises(FileNotFoundError, match=r"(?s)is not a folder.*root/<name>/<name>_0001\.jpg"):
+        read_lfw_pairs(tmp_path / "pairs.txt", tmp_path / "nope")
