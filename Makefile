@@ -22,6 +22,8 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_train.py
 	$(BIN)/python scripts/bench_digits.py
 	$(BIN)/python scripts/bench_eval.py
+	$(BIN)/python scripts/bench_losses.py
+	$(BIN)/python scripts/compare_losses.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -102,6 +102,28 @@ class PathImages:
         return load_image(self.paths[i], self.image_size, self.channels)
 
 
+def _image_files(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted; hidden files, links and other suffixes skipped."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
+                  and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def scan_image_tree(root: Path, loose: bool = False) -> tuple[list[Path], list[int], list[str]]:
+    """``(paths, labels, classes)`` of ``root/<class>/<image>``; ``loose``: also images directly in
+    ``root``, under the class ``""``. Empty class folders are left out."""
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    groups = ([("", root)] if loose else []) + [(d.name, d) for d in class_dirs]
+    classes, paths, labels = [], [], []
+    for name, folder in groups:
+        files = _image_files(folder)
+        if files:
+            labels += [len(classes)] * len(files)
+            classes.append(name)
+            paths += files
+    return paths, labels, classes
+
+
 class FolderImages(PathImages):
     """An ImageFolder-style tree ``root/<class>/<image>``; one sub-folder per class.
 
@@ -115,17 +137,7 @@ class FolderImages(PathImages):
         root_path = Path(root).expanduser()
         if not root_path.is_dir():
             raise FileNotFoundError(f"data.source.root {str(root_path)!r} is not a folder; {FOLDER_LAYOUT}")
-        class_dirs = sorted(p for p in root_path.iterdir()
-                            if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
-        classes, paths, labels = [], [], []
-        for class_dir in class_dirs:
-            files = sorted(p for p in class_dir.iterdir()
-                           if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
-                           and p.suffix.lower() in IMAGE_SUFFIXES)
-            if files:
-                labels += [len(classes)] * len(files)
-                classes.append(class_dir.name)
-                paths += files
+        paths, labels, classes = scan_image_tree(root_path)
         if not paths:
             raise ValueError(f"no images found under {str(root_path)!r}; {FOLDER_LAYOUT}")
         self.root = root_path

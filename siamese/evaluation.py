@@ -16,7 +16,7 @@ from torch import nn
 
 from siamese import metrics
 from siamese.data import ImageDataset, PairDataModule, PathImages
-from siamese.index import build_flat_index, embed, search
+from siamese.index import FlatIndex, IndexSpec, embed, labels_of, search
 from siamese.lfw import PairList
 
 
@@ -115,7 +115,7 @@ def retrieval_figures(index: faiss.Index, gallery_labels: np.ndarray, queries: n
     r[known] = counts[np.searchsorted(classes, query_labels[known])] - int(leave_one_out)
     exclude = np.arange(len(query_labels)) if leave_one_out else None
     _, ids = search(index, queries, k=max(max(ks), int(r.max()), 1), exclude_ids=exclude)
-    neighbours = gallery_labels[ids]
+    neighbours = labels_of(ids, gallery_labels)
     return {
         "p_at_1": metrics.precision_at_1(query_labels, neighbours),
         "recall_at_k": {str(k): v for k, v in metrics.recall_at_k(query_labels, neighbours, ks).items()},
@@ -140,8 +140,9 @@ def one_shot_figures(embeddings: np.ndarray, labels: np.ndarray, s: EvaluationSe
 
 def evaluate(net: nn.Module, datamodule: PairDataModule, settings: EvaluationSettings,
              index: faiss.Index | None = None, gallery_labels: np.ndarray | None = None,
-             test_pairs: PairList | None = None) -> Evaluation:
-    """All figures of a report. Without ``index``, the gallery split is embedded into a new exact index.
+             test_pairs: PairList | None = None, index_spec: IndexSpec | None = None) -> Evaluation:
+    """All figures of a report. Without ``index``, the gallery split is embedded into a new index
+    built by ``index_spec`` (default: exact ``FlatIndex``); retrieval goes through that index.
 
     Gallery and queries are the data module's ``retrieval_splits``; one-shot trials use the query
     images; verification chooses its threshold on the fixed val pairs and measures on the fixed
@@ -152,7 +153,7 @@ def evaluate(net: nn.Module, datamodule: PairDataModule, settings: EvaluationSet
     gallery = None
     if index is None:
         gallery, gallery_labels = embed(net, datamodule.images_dataloader(gallery_split), device)
-        index = build_flat_index(gallery)
+        index = (index_spec or FlatIndex()).build(gallery)
     queries, query_labels = embed(net, datamodule.images_dataloader(query_split), device)
     if queries.shape[1] != index.d:
         raise ValueError(f"the model embeds into {queries.shape[1]} dimensions but the index holds {index.d}")

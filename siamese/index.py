@@ -1,17 +1,24 @@
 """Embedding export and FAISS indexes with their metadata.
 
-An index directory holds ``index.faiss`` (the FAISS index) and ``index.json`` (metadata: ``dim``,
-``count``, ``metric``, ``distance``, ``labels`` in index order, and whatever the caller adds, such
-as the checkpoint path). Both are written to a temporary file first and renamed into place, so a
-crash never leaves a half-written file.
+Index types (``conf/index``): exact ``FlatIndex``, ``IVFFlatIndex``, ``HNSWIndex`` and
+``IVFPQIndex``, on L2 (default) or inner product. Approximate types report their recall@k
+against exact search, measured right after building (``measure_recall``).
 
-Distances: ``IndexFlatL2`` returns **squared** Euclidean distances. ``search`` converts them once,
-here, to Euclidean distances (``dist = sqrt(max(sqdist, 0))``); everything downstream (reports,
-thresholds) uses Euclidean distance.
+Distances: FAISS returns squared L2 distances (L2) or inner products (IP). ``to_distance``
+converts them once, here, into the Euclidean distance that reports and thresholds use:
+``sqrt(max(v, 0))`` for L2, and ``sqrt(max(2 − 2v, 0))`` for IP (exact for unit vectors, which
+the tower's embeddings are).
+
+An index directory holds ``index.faiss`` and ``index.json`` (``dim``, ``count``, ``metric``,
+``labels`` in index order, ``index_sha256`` of the index file, and what the caller adds). Both are
+fully written to temporary files before either is renamed into place; a mismatch left by a crash
+between the two renames is caught by ``load_index`` through the sha256.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import faiss
@@ -20,9 +27,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from siamese.atomic import atomic_write_bytes, atomic_write_json
+from siamese.atomic import atomic_write_many, json_bytes
 
 INDEX_FILE, META_FILE = "index.faiss", "index.json"
+METRICS = {"l2": faiss.METRIC_L2, "ip": faiss.METRIC_INNER_PRODUCT}
+POINTS_PER_CENTROID = 39   # FAISS warns below ~39 training points per k-means centroid
 
 
 @torch.no_grad()
@@ -47,21 +56,173 @@ def embed(net: nn.Module, loader: DataLoader, device: torch.device | str = "cpu"
     return torch.cat(chunks).numpy().astype(np.float32), torch.cat(labels).numpy().astype(np.int64)
 
 
-def build_flat_index(embeddings: np.ndarray) -> faiss.Index:
-    """An exact ``IndexFlatL2`` holding ``embeddings (N, D)``."""
+def _as_matrix(embeddings: np.ndarray) -> np.ndarray:
     x = np.ascontiguousarray(embeddings, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"embeddings must be a non-empty (N, D) array, got shape {x.shape}")
-    index = faiss.IndexFlatL2(x.shape[1])
-    index.add(x)
-    return index
+    return x
+
+
+class IndexSpec:
+    """How to build one kind of FAISS index; ``build(x)`` returns it trained and filled.
+
+    ``params`` holds the parameters actually used (after any adjustment to the data size), for
+    the metadata.
+    """
+
+    kind = "base"
+
+    def __init__(self, metric: str = "l2"):
+        if metric not in METRICS:
+            raise ValueError(f"index.metric must be one of {sorted(METRICS)}, got {metric!r}")
+        self.metric = metric
+        self.params: dict = {"metric": metric}
+
+    def make(self, dim: int, n: int) -> faiss.Index:
+        raise NotImplementedError
+
+    def build(self, embeddings: np.ndarray) -> faiss.Index:
+        x = _as_matrix(embeddings)
+        index = self.make(x.shape[1], x.shape[0])
+        if not index.is_trained:
+            index.train(self.training_sample(x))
+        index.add(x)
+        return index
+
+    def training_sample(self, x: np.ndarray) -> np.ndarray:
+        size = self.params.get("train_size")
+        if size is None or size >= len(x):
+            return x
+        return x[np.random.default_rng(0).choice(len(x), size=size, replace=False)]
+
+
+class FlatIndex(IndexSpec):
+    """Exact search (``IndexFlatL2`` / ``IndexFlatIP``): 4·D bytes a vector, recall 1 by definition."""
+
+    kind = "flat"
+
+    def make(self, dim, n):
+        return faiss.IndexFlat(dim, METRICS[self.metric])
+
+
+def _ivf_nlist(nlist: int, n_train: int, pinned: bool) -> int:
+    """``nlist`` itself, or the largest value the training set supports (with a warning)."""
+    if n_train >= POINTS_PER_CENTROID * nlist:
+        return nlist
+    fitted = max(1, n_train // POINTS_PER_CENTROID)
+    message = (f"index.nlist={nlist} needs ~{POINTS_PER_CENTROID * nlist} training vectors "
+               f"({POINTS_PER_CENTROID} per centroid) but {n_train} are available")
+    if pinned:
+        raise ValueError(f"{message}; lower index.nlist or unset index.pin_nlist")
+    warnings.warn(f"{message}: lowering nlist from {nlist} to {fitted}", stacklevel=3)
+    return fitted
+
+
+class IVFFlatIndex(IndexSpec):
+    """Inverted file over ``nlist`` k-means cells, ``nprobe`` cells searched; vectors stored exactly.
+
+    Trained on the gallery, or a seeded sample of ``train_size`` of it. With too few training
+    vectors for ``nlist`` (FAISS wants ~39 per centroid) ``nlist`` is lowered with a warning, or,
+    with ``pin_nlist: true``, the build fails with the numbers.
+    """
+
+    kind = "ivf"
+
+    def __init__(self, metric: str = "l2", nlist: int = 1024, nprobe: int = 16, pin_nlist: bool = False,
+                 train_size: int | None = None):
+        super().__init__(metric)
+        for key, value in (("nlist", nlist), ("nprobe", nprobe)):
+            if int(value) < 1:
+                raise ValueError(f"index.{key} must be >= 1, got {value}")
+        self.nlist, self.pin_nlist = int(nlist), bool(pin_nlist)
+        self.params.update(nlist=self.nlist, nprobe=int(nprobe),
+                           train_size=None if train_size is None else int(train_size))
+
+    def _cells(self, n: int) -> int:
+        n_train = min(n, self.params["train_size"] or n)
+        nlist = _ivf_nlist(self.nlist, n_train, self.pin_nlist)
+        self.params.update(nlist=nlist, nprobe=min(self.params["nprobe"], nlist))
+        return nlist
+
+    def make(self, dim, n):
+        nlist = self._cells(n)
+        index = faiss.IndexIVFFlat(faiss.IndexFlat(dim, METRICS[self.metric]), dim, nlist, METRICS[self.metric])
+        index.nprobe = self.params["nprobe"]
+        return index
+
+
+class IVFPQIndex(IVFFlatIndex):
+    """IVF whose vectors are product-quantised: ``m`` sub-vectors of ``nbits`` bits each.
+
+    About ``m · nbits / 8`` bytes a vector (plus its id); ``dim`` must be divisible by ``m``. The PQ
+    codebooks need at least ``2^nbits`` training vectors.
+    """
+
+    kind = "ivfpq"
+
+    def __init__(self, metric: str = "l2", nlist: int = 1024, m: int = 16, nbits: int = 8, nprobe: int = 32,
+                 pin_nlist: bool = False, train_size: int | None = None):
+        super().__init__(metric, nlist, nprobe, pin_nlist, train_size)
+        if int(m) < 1 or not 1 <= int(nbits) <= 16:
+            raise ValueError(f"index.m must be >= 1 and index.nbits in 1..16, got m={m}, nbits={nbits}")
+        self.params.update(m=int(m), nbits=int(nbits))
+
+    def make(self, dim, n):
+        m, nbits = self.params["m"], self.params["nbits"]
+        if dim % m:
+            raise ValueError(f"index.m={m} must divide the embedding dimension {dim}")
+        n_train = min(n, self.params["train_size"] or n)
+        if n_train < 2 ** nbits:
+            raise ValueError(f"IVF-PQ with index.nbits={nbits} needs at least {2 ** nbits} training vectors, "
+                             f"got {n_train}; lower index.nbits or use index=ivf / flat")
+        nlist = self._cells(n)
+        quantizer = faiss.IndexFlat(dim, METRICS[self.metric])
+        index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, nbits, METRICS[self.metric])
+        index.nprobe = self.params["nprobe"]
+        return index
+
+
+class HNSWIndex(IndexSpec):
+    """HNSW graph (``IndexHNSWFlat``): ``M`` links a node, ``ef_construction`` / ``ef_search`` beam widths."""
+
+    kind = "hnsw"
+
+    def __init__(self, metric: str = "l2", M: int = 32, ef_construction: int = 200, ef_search: int = 64):
+        super().__init__(metric)
+        for key, value in (("M", M), ("ef_construction", ef_construction), ("ef_search", ef_search)):
+            if int(value) < 1:
+                raise ValueError(f"index.{key} must be >= 1, got {value}")
+        self.params.update(M=int(M), ef_construction=int(ef_construction), ef_search=int(ef_search))
+
+    def make(self, dim, n):
+        index = faiss.IndexHNSWFlat(dim, self.params["M"], METRICS[self.metric])
+        index.hnsw.efConstruction = self.params["ef_construction"]
+        index.hnsw.efSearch = self.params["ef_search"]
+        return index
+
+
+def build_flat_index(embeddings: np.ndarray) -> faiss.Index:
+    """An exact L2 index holding ``embeddings (N, D)``."""
+    return FlatIndex().build(embeddings)
+
+
+def to_distance(values: np.ndarray, metric_type: int) -> np.ndarray:
+    """FAISS's returned values as Euclidean distances (see the module docstring)."""
+    if metric_type == faiss.METRIC_INNER_PRODUCT:
+        return np.sqrt(np.maximum(2.0 - 2.0 * values, 0.0))
+    return np.sqrt(np.maximum(values, 0.0))
+
+
+def labels_of(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Labels of result ids; ``-1`` (FAISS's "no result", e.g. too few probed IVF cells) stays ``-1``."""
+    return np.where(ids >= 0, np.asarray(labels)[np.maximum(ids, 0)], -1)
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int, exclude_ids: np.ndarray | None = None
            ) -> tuple[np.ndarray, np.ndarray]:
     """``k`` nearest neighbours of ``queries (Q, D)``: ``(dist (Q, k') Euclidean, ids (Q, k'))``.
 
-    ``k' = min(k, ntotal)``. Leave-one-out: ``exclude_ids (Q,)`` names, per query, a gallery id that
+    ``k' = min(k, ntotal)``; an id of ``-1`` means no result (approximate indexes only). Leave-one-out: ``exclude_ids (Q,)`` names, per query, a gallery id that
     must not be returned (the query itself when the queries are the gallery); then
     ``k' = min(k, ntotal - 1)``.
     """
@@ -78,7 +239,24 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, exclude_ids: np.ndar
         keep[keep.all(axis=1), -1] = False      # self not among the results: drop the farthest
         width = ids.shape[1] - 1
         sq, ids = sq[keep].reshape(-1, width), ids[keep].reshape(-1, width)
-    return np.sqrt(np.maximum(sq, 0.0)), ids
+    return to_distance(sq, index.metric_type), ids
+
+
+def measure_recall(index: faiss.Index, embeddings: np.ndarray, k: int = 10, sample: int = 1000,
+                   seed: int = 0) -> float:
+    """Recall@k of ``index`` against exact search, over a seeded sample of the indexed vectors.
+
+    For each sampled vector used as a query: ``|approximate top-k ∩ exact top-k| / k``, averaged.
+    Exact search uses the same metric (a ``FlatIndex``), so for a flat index the recall is 1.
+    """
+    x = _as_matrix(embeddings)
+    k = min(k, len(x))
+    queries = x[np.random.default_rng(seed).choice(len(x), size=min(sample, len(x)), replace=False)]
+    exact = faiss.IndexFlat(x.shape[1], index.metric_type)
+    exact.add(x)
+    _, truth = exact.search(queries, k)
+    _, found = index.search(queries, k)
+    return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth.tolist(), found.tolist())]))
 
 
 def save_index(directory: Path, index: faiss.Index, labels: np.ndarray, **metadata) -> dict:
@@ -86,12 +264,14 @@ def save_index(directory: Path, index: faiss.Index, labels: np.ndarray, **metada
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != index.ntotal:
         raise ValueError(f"{len(labels)} labels for an index of {index.ntotal} vectors")
-    meta = {"dim": int(index.d), "count": int(index.ntotal), "metric": "l2",
-            "distance": "euclidean (FAISS squared L2, square-rooted in siamese.index.search)",
-            "index_type": type(index).__name__, "labels": labels.tolist(), **metadata}
+    data = faiss.serialize_index(index).tobytes()
+    metric = "ip" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
+    meta = {"dim": int(index.d), "count": int(index.ntotal), "metric": metric,
+            "distance": "euclidean, converted from FAISS's values by siamese.index.to_distance",
+            "index_type": type(index).__name__, "labels": labels.tolist(),
+            "index_sha256": hashlib.sha256(data).hexdigest(), **metadata}
     directory = Path(directory)
-    atomic_write_bytes(directory / INDEX_FILE, faiss.serialize_index(index).tobytes())
-    atomic_write_json(directory / META_FILE, meta)
+    atomic_write_many({directory / INDEX_FILE: data, directory / META_FILE: json_bytes(meta)})
     return meta
 
 
@@ -101,8 +281,12 @@ def load_index(directory: Path) -> tuple[faiss.Index, dict]:
     for name in (INDEX_FILE, META_FILE):
         if not (directory / name).is_file():
             raise FileNotFoundError(f"{str(directory / name)!r} is missing: not an index directory")
-    index = faiss.deserialize_index(np.fromfile(directory / INDEX_FILE, dtype=np.uint8))
+    data = (directory / INDEX_FILE).read_bytes()
     meta = json.loads((directory / META_FILE).read_text())
+    if meta.get("index_sha256") not in (None, hashlib.sha256(data).hexdigest()):
+        raise ValueError(f"{directory}: index.faiss is not the file index.json describes (sha256 differs): "
+                         "an export was interrupted between its two renames; export again")
+    index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
     if meta.get("dim") != index.d or meta.get("count") != index.ntotal or len(meta["labels"]) != index.ntotal:
         raise ValueError(
             f"{directory}: index.faiss holds {index.ntotal} vectors of dim {index.d} but index.json "

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -27,10 +26,11 @@ from pytorch_lightning.loggers import CSVLogger
 from siamese.atomic import sha256_file
 from siamese.data import PairDataModule
 from siamese.evaluation import Evaluation, EvaluationSettings, evaluate as evaluate_model
-from siamese.index import load_index, save_index
+from siamese.index import load_index, measure_recall, save_index
 from siamese.lfw import read_lfw_pairs
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
+from siamese.runs import checkpoint_state, resolve_checkpoint, run_config
 
 
 def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
@@ -55,8 +55,7 @@ def settings_from(cfg: DictConfig) -> EvaluationSettings:
 
 
 def load_weights(module: SiameseModule, checkpoint: Path) -> None:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
-    module.load_state_dict(state)
+    module.load_state_dict(checkpoint_state(checkpoint))
 
 
 def _finish(run_dir: Path, result: Evaluation, checkpoint: Path | None, cfg: DictConfig) -> dict:
@@ -90,36 +89,40 @@ def train(cfg: DictConfig) -> dict:
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     if best:
         load_weights(module, best)
-    result = evaluate_model(module.net, datamodule, settings)
+    index_spec = instantiate(cfg.index)
+    result = evaluate_model(module.net, datamodule, settings, index_spec=index_spec)
     gallery_split, _ = datamodule.retrieval_splits
     save_index(run_dir, result.index, result.gallery_labels, split=gallery_split,
                classes=list(datamodule.source.classes), threshold=result.report["verification"]["threshold"],
                checkpoint=str(best) if best else None,
-               checkpoint_sha256=sha256_file(best) if best else None)
+               checkpoint_sha256=sha256_file(best) if best else None,
+               **index_description(index_spec, result.gallery, result.index, cfg.recall_check, cfg.model,
+                                   cfg.data.source))
     result.report["training"] = training
     return _finish(run_dir, result, best, cfg)
 
 
-def resolve_checkpoint(run_dir: Path, which: str) -> Path:
-    """``best`` / ``last`` (in ``run_dir/checkpoints``) or a path; a clear error when missing."""
-    path = run_dir / "checkpoints" / f"{which}.ckpt" if which in ("best", "last") else Path(which)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} not found (checkpoint={which!r})")
-    return path
+def index_description(spec, gallery: np.ndarray, index, check: DictConfig, model_cfg: DictConfig,
+                      source_cfg: DictConfig) -> dict:
+    """index.json entries: index type and parameters, recall measured against exact search (with a
+    warning under ``check.floor``), and the model config and image settings a matcher needs."""
+    recall = measure_recall(index, gallery, k=int(check.k), sample=int(check.sample))
+    if recall < float(check.floor):
+        warnings.warn(f"index={spec.kind}: recall@{check.k} against exact search is {recall:.3f}, below "
+                      f"recall_check.floor={check.floor}; raise nprobe / ef_search or use index=flat",
+                      stacklevel=2)
+    return {"index_kind": spec.kind, "index_params": spec.params, f"recall_at_{int(check.k)}": recall,
+            "model": OmegaConf.to_container(model_cfg, resolve=True),
+            "image": {"size": int(source_cfg.image_size), "channels": int(source_cfg.channels)}}
 
 
 def evaluate(cfg: DictConfig) -> dict:
     """Re-evaluate a finished run: its config, checkpoint and index; rewrites the report files."""
     run_dir = Path(cfg.run_dir)
-    run_config = run_dir / ".hydra" / "config.yaml"
-    if not run_config.is_file():
-        raise FileNotFoundError(f"{str(run_config)!r} not found: run_dir must be a directory written by "
-                                "scripts/train.py")
+    train_cfg = run_config(run_dir)
     if cfg.get("pairs") and not cfg.get("pairs_root"):
         raise ValueError(f"pairs={cfg.pairs} needs pairs_root=<folder of the images it names>")
     test_pairs = read_lfw_pairs(cfg.pairs, cfg.pairs_root) if cfg.get("pairs") else None
-    train_cfg = OmegaConf.load(run_config)
-    train_cfg.run_dir = str(run_dir)
     module, datamodule = build(train_cfg)
     checkpoint = resolve_checkpoint(run_dir, str(cfg.checkpoint))
     load_weights(module, checkpoint)

@@ -99,3 +99,100 @@ def test_embed_uses_eval_mode_and_restores_training_mode():
     b, _ = idx.embed(tower, loader)
     assert np.array_equal(a, b)  # dropout off: deterministic
     assert tower.training and labels.tolist() == [0, 1] and a.shape == (2, 3)
+
+
+SPECS = {
+    "flat": lambda: idx.FlatIndex(),
+    "flat-ip": lambda: idx.FlatIndex(metric="ip"),
+    "ivf": lambda: idx.IVFFlatIndex(nlist=8, nprobe=4),
+    "hnsw": lambda: idx.HNSWIndex(M=8, ef_construction=40, ef_search=32),
+    "ivfpq": lambda: idx.IVFPQIndex(nlist=4, m=4, nbits=6, nprobe=4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_every_index_type_round_trips_with_identical_results(name, tmp_path):
+    gallery, queries = unit_vectors(800, 16, seed=4), unit_vectors(25, 16, seed=5)
+    index = SPECS[name]().build(gallery)
+    assert index.is_trained and index.ntotal == 800
+    idx.save_index(tmp_path, index, np.arange(800) % 3)
+    loaded, meta = idx.load_index(tmp_path)
+    d0, i0 = idx.search(index, queries, 10)
+    d1, i1 = idx.search(loaded, queries, 10)
+    assert np.array_equal(i0, i1) and np.array_equal(d0, d1)
+    assert meta["metric"] == ("ip" if name == "flat-ip" else "l2")
+
+
+def test_inner_product_distances_are_converted_to_euclidean():
+    gallery, queries = unit_vectors(100, 8), unit_vectors(5, 8, seed=1)
+    d_ip, i_ip = idx.search(idx.FlatIndex(metric="ip").build(gallery), queries, 4)
+    d_l2, i_l2 = idx.search(idx.FlatIndex().build(gallery), queries, 4)
+    assert np.array_equal(i_ip, i_l2) and np.allclose(d_ip, d_l2, atol=1e-5)
+
+
+def test_trained_indexes_are_trained_on_a_sample_before_adding():
+    spec = idx.IVFFlatIndex(nlist=4, nprobe=2, train_size=200)
+    index = spec.build(unit_vectors(600, 8))
+    assert index.is_trained and index.ntotal == 600 and spec.params["train_size"] == 200
+
+
+def test_small_gallery_lowers_nlist_with_a_warning_or_fails_when_pinned():
+    x = unit_vectors(400, 8)
+    spec = idx.IVFFlatIndex(nlist=64, nprobe=16)
+    with pytest.warns(UserWarning, match=r"lowering nlist from 64 to 10"):
+        spec.build(x)
+    assert spec.params["nlist"] == 10 and spec.params["nprobe"] == 10
+    with pytest.raises(ValueError, match=r"index\.nlist=64 needs ~2496 training vectors .* but 400 are available"):
+        idx.IVFFlatIndex(nlist=64, pin_nlist=True).build(x)
+    with pytest.raises(ValueError, match=r"nbits=8 needs at least 256 training vectors, got 100"):
+        idx.IVFPQIndex(nlist=1, m=4, nbits=8).build(x[:100])
+    with pytest.raises(ValueError, match=r"index\.m=3 must divide the embedding dimension 8"):
+        idx.IVFPQIndex(nlist=1, m=3, nbits=4).build(x)
+
+
+def test_measured_recall_equals_a_hand_count():
+    """Two clusters far apart; an IVF probing 1 of 2 cells finds all true neighbours of each point."""
+    x = np.concatenate([unit_vectors(60, 4, seed=1) * 0.01 + [1, 0, 0, 0],
+                        unit_vectors(60, 4, seed=2) * 0.01 - [1, 0, 0, 0]]).astype(np.float32)
+    ivf = idx.IVFFlatIndex(nlist=2, nprobe=1).build(x)
+    assert idx.measure_recall(ivf, x, k=5, sample=120) == 1.0
+
+    class HalfWrong:
+        """Returns the exact top-k with its second half replaced by ids that are never neighbours."""
+        metric_type = ivf.metric_type
+
+        def search(self, q, k):
+            exact = idx.FlatIndex().build(x)
+            dist, ids = exact.search(q, k)
+            ids[:, k // 2:] = np.where(ids[:, :1] < 60, 119, 0)  # a point of the other cluster
+            return dist, ids
+
+    # k = 4: slots 1-2 stay true neighbours, slots 3-4 hold an other-cluster id → 2 of 4 found
+    assert idx.measure_recall(HalfWrong(), x, k=4, sample=120) == 0.5
+
+
+def test_no_result_ids_never_get_a_label():
+    assert idx.labels_of(np.array([[2, -1]]), np.array([7, 8, 9])).tolist() == [[9, -1]]
+
+
+def test_a_torn_export_is_detected(tmp_path):
+    old = idx.FlatIndex().build(unit_vectors(5, 4))
+    idx.save_index(tmp_path, old, np.zeros(5))
+    meta_before = (tmp_path / "index.json").read_bytes()
+    idx.save_index(tmp_path, idx.FlatIndex().build(unit_vectors(5, 4, seed=9)), np.zeros(5))
+    (tmp_path / "index.json").write_bytes(meta_before)   # as if the second rename never happened
+    with pytest.raises(ValueError, match=r"index\.faiss is not the file index\.json describes"):
+        idx.load_index(tmp_path)
+
+
+def test_failed_index_write_leaves_both_previous_files(tmp_path, monkeypatch):
+    idx.save_index(tmp_path, idx.FlatIndex().build(unit_vectors(5, 4)), np.zeros(5))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def crash(src, dst):
+        raise KeyboardInterrupt  # Ctrl-C while renaming
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        idx.save_index(tmp_path, idx.FlatIndex().build(unit_vectors(7, 4)), np.zeros(7))
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -13,6 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from siamese.index import embed, load_index, search
+from siamese.runs import load_tower, run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["trainer=debug", "data.train_pairs=384", "data.val_pairs=200", "data.test_pairs=300"]
@@ -71,12 +72,9 @@ def test_train_script_writes_index_and_report(loss, trained_runs):
     # The saved index answers the same neighbours as a fresh embedding from the checkpoint.
     index, meta = load_index(run_dir)
     assert meta["threshold"] == report["verification"]["threshold"]
-    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    cfg.run_dir = str(run_dir)
+    cfg = run_config(run_dir)
     datamodule = instantiate(cfg.data)
-    net = instantiate(cfg.model)
-    state = torch.load(report["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
-    net.load_state_dict({k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")})
+    net = load_tower(cfg.model, Path(report["checkpoint"]))
     gallery, labels = embed(net, datamodule.images_dataloader("train"))
     assert meta["labels"] == labels.tolist()
     queries, _ = embed(net, datamodule.images_dataloader("test"))
@@ -154,3 +152,39 @@ def test_every_loss_trains_a_few_steps_through_the_script(tmp_path):
         state = torch.load(report["checkpoint"], map_location="cpu", weights_only=False)["state_dict"]
         if report["config"]["loss"]["_target_"].endswith(("SoftmaxLoss", "HingeLoss")):
             assert any(k.startswith("loss.") for k in state), f"{loss}: loss parameters not checkpointed"
+
+
+def test_export_and_match_end_to_end(dcontrastive_run, tmp_path):
+    from conftest import make_image_tree
+
+    images = make_image_tree(tmp_path / "collection")
+    (images / "loose.png").write_bytes((images / "cat" / "0.png").read_bytes())
+    (images / "dog" / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "exported"
+
+    proc = run_script("export.py", f"run_dir={dcontrastive_run}", f"images={images}", f"out={out}")
+    assert proc.returncode != 0 and "broken.png" in proc.stderr and not out.exists()
+
+    proc = run_script("export.py", f"run_dir={dcontrastive_run}", f"images={images}", f"out={out}",
+                      "index=hnsw", "on_bad_image=skip")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "images/s" in proc.stdout
+    index, meta = load_index(out)
+    assert meta["count"] == 61 and len(meta["paths"]) == 61 and meta["index_kind"] == "hnsw"
+    assert [s["path"].endswith("broken.png") for s in meta["skipped"]] == [True]
+    assert meta["classes"] == ["", "cat", "dog", "eel"] and "loose.png" in meta["paths"]
+    assert meta["recall_at_10"] > 0.9 and meta["checkpoint_sha256"] and meta["threshold"] is not None
+
+    # eel/19.png is the one image of its brightness in the fixture: it must find itself first
+    proc = run_script("match.py", f"index={out}", f"query={images / 'eel' / '19.png'}", "k=3", "format=json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(proc.stdout)
+    first = row["neighbours"][0]
+    assert first["path"] == "eel/19.png" and first["distance"] < 1e-3 and first["decision"] == "same"
+    assert len(row["neighbours"]) == 3
+
+    proc = run_script("match.py", f"index={out}", f"pair={images / 'cat' / '0.png'},{images / 'loose.png'}")
+    assert proc.returncode == 0 and "-> same" in proc.stdout   # the same picture twice
+
+    proc = run_script("match.py", f"index={out}", f"query={tmp_path / 'nothing.png'}")
+    assert proc.returncode != 0 and "does not exist" in proc.stderr

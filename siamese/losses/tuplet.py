@@ -17,8 +17,13 @@ from siamese.losses.base import ClassIdLoss, positive
 
 
 def pairwise_dist(x: Tensor) -> Tensor:
-    """Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``; exact zeros stay ~1e-6."""
-    sq = (x.unsqueeze(1) - x.unsqueeze(0)).pow(2).sum(-1)
+    """Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``; exact zeros become 1e-6.
+
+    Gram form ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul, no ``(B, B, D)`` difference tensor), clamped at
+    0 against rounding, then at 1e-12 under the square root so its gradient stays finite.
+    """
+    norms = x.pow(2).sum(dim=1)
+    sq = norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * x @ x.T
     return sq.clamp_min(1e-12).sqrt()
 
 
@@ -111,6 +116,9 @@ class QuadrupletLoss(ClassIdLoss):
     ``α1 > α2 > 0``: the first term is the triplet constraint, the second pushes the anchor's
     positives closer than *any* two other-class images (the paper's hard-mining training).
     Anchors whose batch has no such negative pair (fewer than three classes) drop the second term.
+
+    ``d⁼ₐ`` depends only on ``a``'s class and is found in ``O(B²)``: the batch's hardest negative
+    pair serves every class but its own two, and those two get one masked search each.
     """
 
     def __init__(self, alpha1: float = 0.3, alpha2: float = 0.15):
@@ -125,15 +133,26 @@ class QuadrupletLoss(ClassIdLoss):
         pos, neg = masks(labels)
         _need_positive(pos, "quadruplet")
         hard_pos, hard_neg, valid = hardest(d, pos, neg)
-        # negative pairs per anchor: (B_a, B_n1, B_n2) = neg[a, n1] & neg[a, n2] & neg[n1, n2]
-        pair_ok = neg.unsqueeze(1) & neg.unsqueeze(2) & neg.unsqueeze(0)
-        d_pair = torch.where(pair_ok, d.unsqueeze(0), torch.full_like(pair_ok, torch.inf, dtype=d.dtype))
-        hard_pair = d_pair.flatten(1).amin(dim=1)                          # (B,)
+        hard_pair = self.hardest_negative_pair(d, neg, labels)              # (B,)
         first = torch.clamp(hard_pos - hard_neg + self.alpha1, min=0)[valid]
         has_pair = torch.isfinite(hard_pair) & valid
         second = torch.clamp(hard_pos - hard_pair + self.alpha2, min=0)[has_pair]
         loss = (first.sum() + second.sum()) / valid.sum()
         return {"loss": loss, "triplet_term": first.mean(), "pair_term": second.sum() / valid.sum()}
+
+
+    @staticmethod
+    def hardest_negative_pair(d: Tensor, neg: Tensor, labels: Tensor) -> Tensor:
+        """Per anchor: ``min d(n1, n2)`` over pairs of different classes, neither the anchor's (or inf)."""
+        neg_d = torch.where(neg, d, torch.full_like(d, torch.inf))
+        flat = int(neg_d.argmin())
+        ends = (labels[flat // len(labels)], labels[flat % len(labels)])
+        out = neg_d.flatten()[flat].expand(len(labels)).clone()
+        for c in ends:                            # the global hardest pair's two classes, no more
+            keep = labels != c
+            sub = neg_d[keep][:, keep]
+            out[labels == c] = sub.min() if sub.numel() else torch.inf
+        return out
 
 
 class MSMLLoss(ClassIdLoss):

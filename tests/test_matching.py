@@ -1,0 +1,60 @@
+"""Matcher: the checks made when an index directory is opened for query-time matching."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from siamese.index import FlatIndex, save_index
+from siamese.matching import Matcher, query_paths
+from siamese.nets import ConvTower
+from siamese.runs import load_tower
+
+MODEL = {"_target_": "siamese.nets.ConvTower", "in_channels": 1, "channels": [4, 8], "embedding_dim": 32}
+
+
+def checkpoint_of(tmp_path, **model):
+    net = ConvTower(**{k: v for k, v in {**MODEL, **model}.items() if k != "_target_"})
+    path = tmp_path / "model.ckpt"
+    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, path)
+    return path
+
+
+def index_dir(tmp_path, dim, checkpoint, model=MODEL):
+    x = np.random.default_rng(0).normal(size=(20, dim)).astype(np.float32)
+    save_index(tmp_path / "idx", FlatIndex().build(x), np.zeros(20, dtype=int), checkpoint=str(checkpoint),
+               model=model, image={"size": 8, "channels": 1}, threshold=0.5)
+    return tmp_path / "idx"
+
+
+def test_index_of_another_dimension_than_the_model_is_refused(tmp_path):
+    directory = index_dir(tmp_path, 64, checkpoint_of(tmp_path))
+    with pytest.raises(ValueError, match=r"the model embeds into 32 dimensions but the index holds 64"):
+        Matcher(directory)
+
+
+def test_checkpoint_that_does_not_fit_the_model_config_is_named(tmp_path):
+    checkpoint = checkpoint_of(tmp_path, embedding_dim=16)
+    with pytest.raises(ValueError, match=r"checkpoint '.*model\.ckpt' does not fit the model config"):
+        load_tower(OmegaConf.create(MODEL), checkpoint)
+
+
+def test_missing_metadata_and_checkpoint_are_named(tmp_path):
+    directory = index_dir(tmp_path, 32, tmp_path / "gone.ckpt")
+    with pytest.raises(FileNotFoundError, match=r"the checkpoint '.*gone\.ckpt' named by .* is missing"):
+        Matcher(directory)
+    meta = json.loads((directory / "index.json").read_text())
+    del meta["model"]
+    (directory / "index.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"index\.json has no 'model'"):
+        Matcher(directory)
+
+
+def test_query_paths(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("x")
+    assert query_paths(tmp_path / "a.png") == [tmp_path / "a.png"]
+    assert query_paths(tmp_path) == [tmp_path / "a.png"]
+    with pytest.raises(ValueError, match="is not an image"):
+        query_paths(tmp_path / "notes.txt")
