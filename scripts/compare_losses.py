@@ -3,9 +3,9 @@
 One Hydra multirun of scripts/train.py over `loss=<every conf/loss file>` × `data.split=samples,classes`,
 early stopping off so every run gets the same number of epochs; then a table of the held-out figures
 read back from each run's report.json. The runs stay in `multirun/compare_losses_<time>`;
-`--sweep DIR` rebuilds the table from such a folder without training again.
+`--sweep DIR [DIR ...]` rebuilds the table from such folders without training again.
 
-    python scripts/compare_losses.py [--epochs 5] [--out docs/losses.md] [--sweep DIR]
+    python scripts/compare_losses.py [--epochs 5] [--out docs/losses.md] [--sweep DIR ...]
 """
 from __future__ import annotations
 
@@ -27,19 +27,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "docs" / "losses.md"))
-    parser.add_argument("--sweep", help="an existing sweep folder: only rebuild the table")
+    parser.add_argument("--sweep", nargs="+", help="existing sweep folder(s): only rebuild the table")
     args = parser.parse_args()
     losses = sorted(p.stem for p in (ROOT / "conf" / "loss").glob("*.yaml"))
     rows = []
-    sweep = Path(args.sweep) if args.sweep else ROOT / "multirun" / time.strftime("compare_losses_%Y-%m-%d_%H-%M-%S")
+    sweeps = [Path(p) for p in args.sweep or [ROOT / "multirun" / time.strftime("compare_losses_%Y-%m-%d_%H-%M-%S")]]
     if not args.sweep:
+        sweep = sweeps[0]
         command = [sys.executable, str(ROOT / "scripts" / "train.py"), "-m", f"loss={','.join(losses)}",
                    "data.split=samples,classes", f"trainer.max_epochs={args.epochs}",
                    "trainer.enable_progress_bar=false", "callbacks.early_stopping=null",
                    f"hydra.sweep.dir={sweep}"]
         subprocess.run(command, check=True, cwd=ROOT)
-    runs = [p for p in sweep.iterdir() if p.is_dir() and p.name.split("_")[0].isdigit()]
-    for run in sorted(runs, key=lambda p: int(p.name.split("_")[0])):
+    runs = [p for sweep in sweeps for p in sweep.iterdir() if p.is_dir() and p.name.split("_")[0].isdigit()]
+    for run in runs:
         overrides = dict(o.split("=", 1) for o in OmegaConf.load(run / ".hydra" / "overrides.yaml"))
         report = json.loads((run / "report.json").read_text())
         v, r, o, t = report["verification"], report["retrieval"], report["one_shot"], report["training"]
@@ -54,7 +55,11 @@ def main() -> None:
         f"{args.epochs} epochs of 4000 pairs (8000 images; the P×K losses see the same number of "
         "images per epoch), Adam 1e-3 with cosine decay, seed 0, early stopping off; figures on the "
         "held-out test pairs / queries. `split=classes` evaluates on digits 7–9, never seen in "
-        "training (so one-shot is 3-way). One seed: differences of a few thousandths are noise.", "",
+        "training (so one-shot is 3-way). One seed: differences of a few thousandths are noise. "
+        "ms / step is wall time of `Trainer.fit` over its steps (validation included): a batch is 128 "
+        "pairs = 256 images for the pair and classification losses but P×K = 6 × 16 = 96 images for "
+        "triplet / TriHard / quadruplet / MSML, so compare step times within a family; "
+        "`scripts/bench_losses.py` times losses cleanly.", "",
         "```", machine_header().replace(sys.argv[0], "scripts/compare_losses.py"), "```", "",
         "| split | loss | AUC | EER | P@1 | MAP@R | one-shot | ms / step |",
         "|---|---|---|---|---|---|---|---|",

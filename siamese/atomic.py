@@ -17,20 +17,13 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    The file gets the permissions a plain ``open(path, "w")`` would give (``0o666`` less the umask),
-    not ``mkstemp``'s private ``0o600``.
-    """
-    atomic_write_many({Path(path): data})
-
-
 def atomic_write_many(files: dict[Path, bytes]) -> None:
-    """Write several files so that none is replaced before all are fully written.
+    """Write several files (one or more) so that none is replaced before all are fully written.
 
-    Every file is first written to a temporary file beside it; only then are they renamed into
-    place, one after the other. A failure while writing leaves every previous file untouched.
+    Every file is first written to a temporary file beside it (fsync'd, with the permissions a
+    plain ``open`` would give: ``0o666`` less the umask, not ``mkstemp``'s ``0o600``); only then are
+    they renamed into place, one after the other. A failure while writing leaves every previous
+    file untouched and no temporary file behind.
     """
     staged: list[tuple[str, Path]] = []
     try:
@@ -50,14 +43,6 @@ def atomic_write_many(files: dict[Path, bytes]) -> None:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_json(path: Path, obj) -> None:
-    atomic_write_bytes(path, json_bytes(obj))
 
 
 def json_bytes(obj) -> bytes:

@@ -17,7 +17,7 @@ from torch import nn
 from siamese import metrics
 from siamese.data import ImageDataset, PairDataModule, PathImages
 from siamese.index import FlatIndex, IndexSpec, embed, labels_of, search
-from siamese.lfw import PairList
+from siamese.data.pair_files import PairList
 
 
 @dataclass
@@ -154,25 +154,26 @@ def evaluate(net: nn.Module, datamodule: PairDataModule, settings: EvaluationSet
     if index is None:
         gallery, gallery_labels = embed(net, datamodule.images_dataloader(gallery_split), device)
         index = (index_spec or FlatIndex()).build(gallery)
-    queries, query_labels = embed(net, datamodule.images_dataloader(query_split), device)
-    if queries.shape[1] != index.d:
-        raise ValueError(f"the model embeds into {queries.shape[1]} dimensions but the index holds {index.d}")
-
     val_pairs = datamodule.fixed_pairs["val"]
     val = (pair_distances(net, datamodule, val_pairs), val_pairs[:, 2])
     if test_pairs is None:
         test = (pair_distances(net, datamodule, datamodule.fixed_pairs["test"]), datamodule.fixed_pairs["test"][:, 2])
-        fold_ids = None
+        fold_ids = getattr(datamodule, "test_folds", None)
     else:
         test = (pair_list_distances(net, test_pairs, datamodule), test_pairs.y)
         fold_ids = test_pairs.fold if len(np.unique(test_pairs.fold)) > 1 else None
-    retrieval = retrieval_figures(index, gallery_labels, queries, query_labels, settings.ks)
-    retrieval.update(gallery=gallery_split, queries=query_split)
     report = {
         "split": datamodule.split,
         "test_pairs": "test split" if test_pairs is None else test_pairs.origin,
         "verification": verification_figures(val, test, settings, fold_ids),
-        "retrieval": retrieval,
-        "one_shot": one_shot_figures(queries, query_labels, settings),
+        "retrieval": None,   # both need class ids, which pair-list data does not have
+        "one_shot": None,
     }
+    if datamodule.has_class_ids:
+        queries, query_labels = embed(net, datamodule.images_dataloader(query_split), device)
+        if queries.shape[1] != index.d:
+            raise ValueError(f"the model embeds into {queries.shape[1]} dimensions but the index holds {index.d}")
+        report["retrieval"] = {**retrieval_figures(index, gallery_labels, queries, query_labels, settings.ks),
+                               "gallery": gallery_split, "queries": query_split}
+        report["one_shot"] = one_shot_figures(queries, query_labels, settings)
     return Evaluation(report, test[0], test[1], gallery, gallery_labels, index)

@@ -144,6 +144,9 @@ def kfold_accuracy(dist, y, folds: int = 10, fold_ids=None, seed: int = 0) -> di
     accuracies, thresholds = [], []
     for k in np.unique(fold_ids):
         held = fold_ids == k
+        if len(np.unique(y[~held])) < 2:
+            raise ValueError(f"10-fold protocol: the pairs outside fold {k} are all of one label, so no "
+                             "threshold can be chosen there; each fold's complement needs same and different pairs")
         threshold, _ = best_threshold(dist[~held], y[~held])
         thresholds.append(threshold)
         accuracies.append(float(np.mean((dist[held] <= threshold) == (y[held] == 1))))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -31,13 +32,16 @@ class ConvTower(nn.Module):
         in_channels: image channels (1 grayscale, 3 RGB); must match the data.
         channels: output channels of each stage; ``len(channels)`` is the number of stages.
         embedding_dim: ``D_l`` of each stage's embedding, an int for all stages or one per stage.
+        input_mean, input_std: per-channel input normalisation ``(x − mean) / std`` applied first,
+            inside the tower, so evaluation, export and matching normalise exactly as training did.
 
     ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
     ``e_l = normalize(W_l · avgpool(stage_l(…stage_1(x))))``. The last one is the model's embedding.
     """
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
-                 embedding_dim: int | Sequence[int] = 64):
+                 embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
+                 input_std: Sequence[float] | None = None):
         super().__init__()
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1:
@@ -56,6 +60,13 @@ class ConvTower(nn.Module):
         )
         self.heads = nn.ModuleList(nn.Linear(c, d) for c, d in zip(channels, dims))
         self.embedding_dims = dims
+        mean = [0.0] * self.in_channels if input_mean is None else [float(v) for v in input_mean]
+        std = [1.0] * self.in_channels if input_std is None else [float(v) for v in input_std]
+        if len(mean) != self.in_channels or len(std) != self.in_channels or min(std) <= 0:
+            raise ValueError(f"model.input_mean / model.input_std need {self.in_channels} value(s) each "
+                             f"(std > 0), got {mean} / {std}")
+        self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1))
 
     @property
     def num_stages(self) -> int:
@@ -71,6 +82,7 @@ class ConvTower(nn.Module):
             raise ValueError(
                 f"ConvTower expects images (B, {self.in_channels}, H, W), got shape {tuple(x.shape)}"
             )
+        x = (x - self.input_mean) / self.input_std
         out = []
         for stage, head in zip(self.stages, self.heads):
             x = stage(x)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
@@ -27,15 +27,29 @@ from siamese.atomic import sha256_file
 from siamese.data import PairDataModule
 from siamese.evaluation import Evaluation, EvaluationSettings, evaluate as evaluate_model
 from siamese.index import load_index, measure_recall, save_index
-from siamese.lfw import read_lfw_pairs
+from siamese.data.pair_files import read_lfw_pairs
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
 from siamese.runs import checkpoint_state, resolve_checkpoint, run_config
 
 
+def group_choice(group: str) -> str | None:
+    """The option chosen for a config group (``loss=dcontrastive`` → ``dcontrastive``) inside a Hydra run."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
+
+
 def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
     """Model and data from config; every config error is raised before any data is read."""
+    data_class = get_class(cfg.data._target_)
+    if data_class is PairDataModule:
+        PairDataModule.check_settings(**{k: v for k, v in cfg.data.items()
+                                         if k not in ("_target_", "source", "augment")})
     loss = instantiate(cfg.loss)
+    if loss.needs_class_ids and not data_class.has_class_ids:
+        raise ValueError(f"loss {type(loss).__name__} needs class ids, but {data_class.__name__} gives pairs "
+                         "without them: use a pair loss (contrastive, dcontrastive, hinge)")
     net = instantiate(cfg.model)
     loss.bind(net.num_stages, net.embedding_dim)
     optimizer = instantiate(cfg.optimizer)
@@ -46,7 +60,8 @@ def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
             f"model.in_channels={net.in_channels} but data.source.channels={data_channels}: they must match"
         )
     datamodule = instantiate(cfg.data)
-    module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.source.classes))
+    module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.source.classes),
+                           loss_name=group_choice("loss"), collapse_threshold=cfg.get("collapse_threshold", 0.01))
     return module, datamodule
 
 
@@ -78,11 +93,12 @@ def train(cfg: DictConfig) -> dict:
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, default_root_dir=str(run_dir),
                           logger=CSVLogger(str(run_dir), name="logs", version=""))
+    resume = resume_checkpoint(run_dir, cfg.get("ckpt_path"))
     start = time.perf_counter()
     with warnings.catch_warnings():
         # The default data sits in memory; worker processes would only add start-up time.
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     training = {"seconds": time.perf_counter() - start, "steps": int(trainer.global_step),
                 "epochs": int(trainer.current_epoch)}
 
@@ -99,7 +115,19 @@ def train(cfg: DictConfig) -> dict:
                **index_description(index_spec, result.gallery, result.index, cfg.recall_check, cfg.model,
                                    cfg.data.source))
     result.report["training"] = training
+    result.report["skipped_images"] = getattr(datamodule.source, "skipped", [])
     return _finish(run_dir, result, best, cfg)
+
+
+def resume_checkpoint(run_dir: Path, ckpt_path: str | None) -> str | None:
+    """``ckpt_path``: ``null`` (fresh start), ``last`` (this run dir's last.ckpt) or a path."""
+    if not ckpt_path:
+        return None
+    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ckpt_path={ckpt_path}: {str(path)!r} not found; to resume a run, point "
+                                "hydra.run.dir at that run's directory")
+    return str(path)
 
 
 def index_description(spec, gallery: np.ndarray, index, check: DictConfig, model_cfg: DictConfig,

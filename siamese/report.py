@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from siamese import metrics  # noqa: E402
-from siamese.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
+from siamese.atomic import atomic_write_many, json_bytes  # noqa: E402
 
 REPORT_JSON, REPORT_MD, ROC_PNG, DIST_PNG = "report.json", "report.md", "roc.png", "distances.png"
 
@@ -26,13 +26,16 @@ def _fmt(value) -> str:
 def headline(report: dict) -> dict[str, str]:
     """The figures quoted at the end of a run and at the top of report.md."""
     v, r, o = report["verification"], report["retrieval"], report["one_shot"]
-    return {
+    figures = {
         "AUC": _fmt(v["auc"]),
         "EER": _fmt(v["eer"]),
         f"{v['folds']}-fold accuracy": f"{v['kfold_accuracy']:.4f} ± {v['kfold_std']:.4f}",
-        "P@1": _fmt(r["p_at_1"]),
-        f"{o['n_way']}-way one-shot": _fmt(o["accuracy"]),
     }
+    if r is not None:
+        figures["P@1"] = _fmt(r["p_at_1"])
+    if o is not None:
+        figures[f"{o['n_way']}-way one-shot"] = _fmt(o["accuracy"])
+    return figures
 
 
 def render_markdown(report: dict) -> str:
@@ -51,17 +54,30 @@ def render_markdown(report: dict) -> str:
         f"| {v['folds']}-fold accuracy (LFW protocol) | {v['kfold_accuracy']:.4f} ± {v['kfold_std']:.4f} |",
         *(f"| TAR @ FAR={far} | {_fmt(tar)} |" for far, tar in v["tar_at_far"].items()),
         "", "## Retrieval", "",
-        f"{r['query_count']} `{r.get('queries')}` queries against a {r['gallery_size']}-item "
-        f"`{r.get('gallery')}` gallery (FAISS).", "",
-        "| figure | value |", "|---|---|",
-        f"| P@1 | {_fmt(r['p_at_1'])} |",
-        *(f"| R@{k} | {_fmt(val)} |" for k, val in r["recall_at_k"].items()),
-        f"| MAP@R | {_fmt(r['map_at_r'])} |",
-        "", "## One-shot", "",
-        f"{o['n_way']}-way, {o['trials']} trials (chance {1 / o['n_way']:.4f}): accuracy "
-        f"{_fmt(o['accuracy'])}; {o['single_image_classes']} single-image class(es) served only as distractors.",
-        "", "![ROC](roc.png)", "", "![distances](distances.png)", "",
     ]
+    if r is None:
+        lines += ["Not measured: the data has no class ids (pairs only).", ""]
+    else:
+        lines += [
+            f"{r['query_count']} `{r.get('queries')}` queries against a {r['gallery_size']}-item "
+            f"`{r.get('gallery')}` gallery (FAISS).", "",
+            "| figure | value |", "|---|---|",
+            f"| P@1 | {_fmt(r['p_at_1'])} |",
+            *(f"| R@{k} | {_fmt(val)} |" for k, val in r["recall_at_k"].items()),
+            f"| MAP@R | {_fmt(r['map_at_r'])} |", "",
+        ]
+    lines += ["## One-shot", ""]
+    if o is None:
+        lines += ["Not measured: the data has no class ids (pairs only).", ""]
+    else:
+        lines += [f"{o['n_way']}-way, {o['trials']} trials (chance {1 / o['n_way']:.4f}): accuracy "
+                  f"{_fmt(o['accuracy'])}; {o['single_image_classes']} single-image class(es) served only "
+                  "as distractors.", ""]
+    skipped = report.get("skipped_images") or []
+    if skipped:
+        lines += ["## Skipped images", "", f"{len(skipped)} unreadable image(s) left out (data.source.on_bad_image=skip):",
+                  "", *(f"- `{s['path']}`: {s['error']}" for s in skipped), ""]
+    lines += ["![ROC](roc.png)", "", "![distances](distances.png)", ""]
     return "\n".join(lines)
 
 
@@ -108,11 +124,14 @@ def distances_png(dist: np.ndarray, y: np.ndarray, threshold: float) -> bytes:
 
 
 def write_report(run_dir: Path, report: dict, test_dist: np.ndarray, test_y: np.ndarray) -> None:
+    """All four files, staged together: none replaces its predecessor before all are written."""
     run_dir = Path(run_dir)
-    atomic_write_bytes(run_dir / ROC_PNG, roc_png(test_dist, test_y, report["verification"]))
-    atomic_write_bytes(run_dir / DIST_PNG, distances_png(test_dist, test_y, report["verification"]["threshold"]))
-    atomic_write_text(run_dir / REPORT_MD, render_markdown(report))
-    atomic_write_json(run_dir / REPORT_JSON, report)
+    atomic_write_many({
+        run_dir / ROC_PNG: roc_png(test_dist, test_y, report["verification"]),
+        run_dir / DIST_PNG: distances_png(test_dist, test_y, report["verification"]["threshold"]),
+        run_dir / REPORT_MD: render_markdown(report).encode(),
+        run_dir / REPORT_JSON: json_bytes(report),
+    })
 
 
 def print_summary(report: dict, run_dir: Path) -> None:

@@ -4,7 +4,14 @@ from pathlib import Path
 import pytest
 from hydra.utils import instantiate
 
-from conftest import CONF_DIR, compose_config
+from conftest import (
+    CONF_DIR,
+    compose_config,
+    make_csv_pairs,
+    make_lfw_tree,
+    make_mnist_files,
+    make_omniglot_tree,
+)
 from siamese.data import PairDataModule
 from siamese.losses import SiameseLoss
 from siamese.module import SiameseModule
@@ -13,7 +20,35 @@ from siamese.pipeline import build
 
 GROUP_FILES = sorted(p for p in CONF_DIR.glob("*/*.yaml"))
 PRIMARY_FILES = sorted(CONF_DIR.glob("*.yaml"))
-EXPECTED_TYPE = {"data": PairDataModule, "model": ConvTower, "loss": SiameseLoss}
+EXPECTED_TYPE = {"model": ConvTower, "loss": SiameseLoss}
+LFW_PAIRS = "1\nAnn_A 1 2\nAnn_A 1 Bob_B 1\n"
+
+
+def data_overrides(option: str, tmp_path: Path, image_tree: Path) -> list[str]:
+    """What each data option needs on disk: a tiny tree of its own layout."""
+    if option == "folder":
+        return [f"data.source.root={image_tree}"]
+    if option == "omniglot":
+        return [f"data.source.root={make_omniglot_tree(tmp_path / 'omniglot', per_character=8)}",
+                "data.p=2", "data.k=4"]
+    if option in ("mnist", "fashion_mnist"):
+        folder = "MNIST" if option == "mnist" else "FashionMNIST"
+        return [f"data.source.root={make_mnist_files(tmp_path, folder, n_train=300, n_test=100)}"]
+    if option == "csv_pairs":
+        return [f"data.pairs_file={make_csv_pairs(tmp_path / 'sig')}", f"data.root={tmp_path / 'sig'}"]
+    if option in ("lfw", "lfw_pairs"):
+        root = make_lfw_tree(tmp_path / "lfw", people=("Ann_A", "Bob_B", "Cy_C", "Di_D", "Ed_E", "Fay_F", "Gus_G"),
+                              per_person=6)
+        lines = ["3 2"] + [f"{a} 1 2" if same else f"{a} 1 {b} 2"
+                           for _ in range(3) for same in (1, 1, 0, 0) for a, b in [("Cy_C", "Di_D")]]
+        (tmp_path / "pairs.txt").write_text("\n".join(lines) + "\n")
+        if option == "lfw":
+            (tmp_path / "eval.txt").write_text(LFW_PAIRS)
+            return [f"data.source.root={root}", f"data.source.exclude_pairs={tmp_path / 'eval.txt'}",
+                    "data.holdout_classes=0.4"]
+        return [f"data.pairs_file={tmp_path / 'pairs.txt'}", f"data.root={root}",
+                "data.val_fraction=0.34", "data.test_fraction=0.34"]
+    return []
 
 
 def test_every_group_option_is_listed():
@@ -25,19 +60,32 @@ def test_every_group_option_is_listed():
 def test_group_option_composes_and_instantiates(path: Path, image_tree, tmp_path):
     group, option = path.parent.name, path.stem
     overrides = [f"{group}={option}", f"run_dir={tmp_path}"]
-    if group == "data" and option == "folder":
-        overrides.append(f"data.source.root={image_tree}")
+    if group == "data":
+        overrides += data_overrides(option, tmp_path, image_tree)
     cfg = compose_config("train", overrides)
     obj = instantiate(cfg[group])
     if group in EXPECTED_TYPE:
         assert isinstance(obj, EXPECTED_TYPE[group])
+    if group == "data":
+        assert len(obj.fixed_pairs["test"]) > 0 and obj.channels == cfg.model.in_channels
     if group == "trainer":
         assert obj.max_epochs >= 1 and obj.reload_dataloaders_every_n_epochs == 1
 
 
 @pytest.mark.parametrize("path", PRIMARY_FILES, ids=lambda p: p.stem)
-def test_primary_config_builds_the_whole_run(path: Path, tmp_path):
-    cfg = compose_config(path.stem, [f"run_dir={tmp_path}"])
+def test_primary_config_composes(path: Path, tmp_path):
+    """train builds the whole run; evaluate/export compose with their required keys; match.yaml is
+    read by OmegaConf (see scripts/match.py) and merges with its command-line keys."""
+    from omegaconf import OmegaConf
+
+    required = {"train": [f"run_dir={tmp_path}"], "evaluate": [f"run_dir={tmp_path}"],
+                "export": [f"run_dir={tmp_path}", f"images={tmp_path}"]}
+    if path.stem == "match":
+        cfg = OmegaConf.merge(OmegaConf.load(path), OmegaConf.from_cli([f"index={tmp_path}", "query=x.png"]))
+        assert not OmegaConf.missing_keys(cfg) and cfg.k == 5
+        return
+    cfg = compose_config(path.stem, required[path.stem])
+    assert not OmegaConf.missing_keys(cfg)
     if path.stem == "train":
         module, datamodule = build(cfg)
         assert isinstance(module, SiameseModule) and isinstance(datamodule, PairDataModule)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from siamese import index as idx
-from siamese.atomic import atomic_write_json
+from siamese.atomic import atomic_write_many, json_bytes
 
 
 def unit_vectors(n, d, seed=0):
@@ -69,14 +69,14 @@ def test_label_count_must_match(tmp_path):
 
 def test_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path, monkeypatch):
     target = tmp_path / "report.json"
-    atomic_write_json(target, {"version": 1})
+    atomic_write_many({target: json_bytes({"version": 1})})
 
     def crash(src, dst):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
-        atomic_write_json(target, {"version": 2})
+        atomic_write_many({target: json_bytes({"version": 2})})
     assert json.loads(target.read_text()) == {"version": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 

@@ -183,3 +183,8 @@ def test_one_shot_errors_and_single_image_classes():
         metrics.one_shot_accuracy(np.eye(4), labels, n_way=5)
     with pytest.raises(ValueError, match="at least 2 images"):
         metrics.one_shot_accuracy(np.eye(3), [0, 1, 2], n_way=2)
+
+
+def test_kfold_with_a_one_label_complement_says_which_fold():
+    with pytest.raises(ValueError, match=r"the pairs outside fold 1 are all of one label"):
+        metrics.kfold_accuracy([0.1, 0.2, 0.3, 0.4], [1, 1, 0, 1], fold_ids=[0, 0, 1, 1])

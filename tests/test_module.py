@@ -1,5 +1,4 @@
 """The twin: per-stage normalised embeddings, shared weights, gradients, and that training helps."""
-import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch

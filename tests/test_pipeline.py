@@ -120,7 +120,8 @@ def test_evaluate_script_reproduces_the_training_report(dcontrastive_run):
 
 
 def test_evaluate_script_on_an_lfw_pairs_file(dcontrastive_run, tmp_path):
-    from test_lfw import PAIRS, lfw_tree
+    from conftest import make_lfw_tree as lfw_tree
+    from test_pair_files import PAIRS
 
     run_dir = dcontrastive_run
     root = lfw_tree(tmp_path / "lfw")
@@ -188,3 +189,19 @@ def test_export_and_match_end_to_end(dcontrastive_run, tmp_path):
 
     proc = run_script("match.py", f"index={out}", f"query={tmp_path / 'nothing.png'}")
     assert proc.returncode != 0 and "does not exist" in proc.stderr
+
+
+def test_csv_pair_list_trains_and_reports_verification_only(tmp_path):
+    from conftest import make_csv_pairs
+
+    pairs_file = make_csv_pairs(tmp_path / "sig", n_pairs=120)
+    data = ["data=csv_pairs", f"data.pairs_file={pairs_file}", f"data.root={tmp_path / 'sig'}", "data.source.image_size=16"]
+    proc = run_script("train.py", f"hydra.run.dir={tmp_path / 'run'}", "trainer=debug", "loss=dcontrastive", *data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["retrieval"] is None and report["one_shot"] is None
+    assert report["verification"]["folds"] == 2      # the CSV's own folds
+    assert "no class ids" in (tmp_path / "run" / "report.md").read_text()
+
+    proc = run_script("train.py", f"hydra.run.dir={tmp_path / 'bad'}", "trainer=debug", "loss=trihard", *data)
+    assert proc.returncode != 0 and "needs class ids" in proc.stderr

@@ -83,3 +83,46 @@ def read_lfw_pairs(pairs_file: str | Path, root: str | Path) -> PairList:
         fold.append(k // (2 * per_fold))
     return PairList(paths1, paths2, np.asarray(y, dtype=np.int64), np.asarray(fold, dtype=np.int64),
                     origin=str(pairs_file))
+
+
+CSV_LAYOUT = """expected: one pair a line, 'path1,path2,label[,fold]' (label 1 = same, 0 = different;
+paths relative to root; an optional header line such as 'path1,path2,label,fold')"""
+
+
+def read_csv_pairs(csv_file: str | Path, root: str | Path) -> PairList:
+    """Parse a CSV of pairs; every named image must exist under ``root``. Without a fold column,
+    every pair is in fold 0."""
+    import csv
+
+    csv_file, root = Path(csv_file).expanduser(), Path(root).expanduser()
+    if not csv_file.is_file():
+        raise FileNotFoundError(f"pairs file {str(csv_file)!r} not found")
+    if not root.is_dir():
+        raise FileNotFoundError(f"image root {str(root)!r} is not a folder")
+    paths1, paths2, y, fold = [], [], [], []
+    with open(csv_file, newline="") as f:
+        for lineno, row in enumerate(csv.reader(f), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            where = f"{csv_file}:{lineno}: {','.join(row)!r}"
+            if len(row) not in (3, 4):
+                raise ValueError(f"{where}: expected 3 or 4 fields, got {len(row)}; {CSV_LAYOUT}")
+            label = row[2].strip()
+            if lineno == 1 and label not in ("0", "1"):
+                continue  # a header
+            if label not in ("0", "1"):
+                raise ValueError(f"{where}: label must be 1 (same) or 0 (different), got {label!r}")
+            if len(row) == 4 and not row[3].strip().lstrip("-").isdigit():
+                raise ValueError(f"{where}: fold must be an integer, got {row[3].strip()!r}")
+            a, b = root / row[0].strip(), root / row[1].strip()
+            for path in (a, b):
+                if not path.is_file():
+                    raise FileNotFoundError(f"{where}: image {str(path)!r} not found")
+            paths1.append(a)
+            paths2.append(b)
+            y.append(int(label))
+            fold.append(int(row[3]) if len(row) == 4 else 0)
+    if not y:
+        raise ValueError(f"{csv_file}: no pairs; {CSV_LAYOUT}")
+    return PairList(paths1, paths2, np.asarray(y, dtype=np.int64), np.asarray(fold, dtype=np.int64),
+                    origin=str(csv_file))

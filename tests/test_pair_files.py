@@ -1,16 +1,9 @@
-"""LFW pairs.txt: parsing, folds, and every malformed input named with file and line."""
+"""Pair-list files (LFW pairs.txt, CSV): parsing, folds, and malformed input named with file and line."""
 import pytest
-from PIL import Image
 
-from siamese.lfw import read_lfw_pairs
-
-
-def lfw_tree(root, people=("Ann_A", "Bob_B", "Cy_C"), per_person=3):
-    for k, name in enumerate(people):
-        (root / name).mkdir(parents=True)
-        for n in range(1, per_person + 1):
-            Image.new("RGB", (20, 20), color=(40 * k + 10 * n, 0, 0)).save(root / name / f"{name}_{n:04d}.jpg")
-    return root
+from conftest import make_csv_pairs
+from conftest import make_lfw_tree as lfw_tree
+from siamese.data.pair_files import read_csv_pairs, read_lfw_pairs
 
 
 PAIRS = """2 2
@@ -63,3 +56,24 @@ def test_missing_image_and_missing_root_are_named(tmp_path):
         read_lfw_pairs(tmp_path / "pairs.txt", root)
     with pytest.raises(FileNotFoundError, match=r"(?s)is not a folder.*root/<name>/<name>_0001\.jpg"):
         read_lfw_pairs(tmp_path / "pairs.txt", tmp_path / "nope")
+
+
+def test_csv_pairs_with_and_without_header(tmp_path):
+    for header in (True, False):
+        root = tmp_path / f"h{header}"
+        pairs = read_csv_pairs(make_csv_pairs(root, n_pairs=6, header=header), root)
+        assert pairs.y.tolist() == [1, 0, 1, 0, 1, 0] and pairs.fold.tolist() == [0, 0, 1, 1, 0, 0]
+        assert pairs.paths1[0] == root / "cat" / "0.png"
+
+
+@pytest.mark.parametrize("line,match", [
+    ("cat/0.png,cat/1.png", r"pairs\.csv:2: 'cat/0\.png,cat/1\.png': expected 3 or 4 fields, got 2"),
+    ("cat/0.png,cat/1.png,yes", r"pairs\.csv:2: .*label must be 1 \(same\) or 0 \(different\), got 'yes'"),
+    ("cat/0.png,cat/99.png,1", r"pairs\.csv:2: .*image '.*cat/99\.png' not found"),
+    ("cat/0.png,cat/1.png,1,x", r"fold must be an integer, got 'x'"),
+])
+def test_malformed_csv_lines_are_named(tmp_path, line, match):
+    make_csv_pairs(tmp_path, n_pairs=2)
+    (tmp_path / "pairs.csv").write_text("path1,path2,label\n" + line + "\n")
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        read_csv_pairs(tmp_path / "pairs.csv", tmp_path)

@@ -1,0 +1,24 @@
+"""Data: image sources, splits and pair samplers, the pair data module, pair-list files.
+
+Everything a config names (``_target_: siamese.data.PairDataModule``) is importable from here.
+"""
+from siamese.data.datamodule import ImageDataset, PairDataModule, PairDataset, PairListDataModule
+from siamese.data.pair_files import PairList, read_csv_pairs, read_lfw_pairs
+from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
+from siamese.data.sources import (
+    IMAGE_SUFFIXES,
+    DigitsImages,
+    FolderImages,
+    MNISTImages,
+    OmniglotImages,
+    PathImages,
+    load_image,
+    scan_image_tree,
+    verify_image,
+)
+
+__all__ = [
+    "IMAGE_SUFFIXES", "SPLITS", "DigitsImages", "FolderImages", "ImageDataset", "MNISTImages", "OmniglotImages",
+    "PairDataModule", "PairDataset", "PairList", "PairListDataModule", "PathImages", "read_csv_pairs", "check_pairable", "load_image", "read_lfw_pairs", "sample_pairs", "sample_pk_pairs",
+    "scan_image_tree", "split_indices", "verify_image",
+]

@@ -1,0 +1,253 @@
+"""The pair data module and its datasets.
+
+A *source* holds images and their class ids (``source.labels``, ints ``0..K-1`` indexing
+``source.classes``) and loads image ``i`` as a float tensor ``(C, H, W)`` in ``[0, 1]``.
+``PairDataModule`` splits a source into train / val / test and serves batches of pairs::
+
+    {"x1": (B, C, H, W), "x2": (B, C, H, W), "y": (B,) float, "c1": (B,) long, "c2": (B,) long,
+     "i1": (B,) long, "i2": (B,) long}
+
+with ``y = 1`` for a same-class pair and ``y = 0`` for a different-class pair; ``i1``, ``i2`` are
+the images' positions in the source (so an image met in several pairs is known as one).
+Training pairs are drawn afresh every epoch from ``seed`` and the epoch number; validation and
+test pairs are drawn once (same seed, same pairs).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
+
+
+class PairDataset(Dataset):
+    """Pairs ``(i, j, y)`` over a source, as dicts ``{x1, x2, y, c1, c2, i1, i2}`` (``i``: source positions).
+
+    ``c1``, ``c2`` are left out when the source has no class ids (``with_class_ids=False``);
+    ``transform`` (training augmentation only) is applied to each image independently.
+    """
+
+    def __init__(self, source, pairs: np.ndarray, with_class_ids: bool = True, transform=None):
+        self.source, self.pairs, self.with_class_ids, self.transform = source, pairs, with_class_ids, transform
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, k: int) -> dict:
+        i, j, y = (int(v) for v in self.pairs[k])
+        x1, x2 = self.source[i], self.source[j]
+        if self.transform is not None:
+            x1, x2 = self.transform(x1), self.transform(x2)
+        item = {"x1": x1, "x2": x2, "y": torch.tensor(float(y)),
+                "i1": torch.tensor(i), "i2": torch.tensor(j)}
+        if self.with_class_ids:
+            item.update(c1=torch.tensor(int(self.source.labels[i])), c2=torch.tensor(int(self.source.labels[j])))
+        return item
+
+
+class ImageDataset(Dataset):
+    """Single images ``{x, c}`` at the given positions of a source (for embedding and retrieval)."""
+
+    def __init__(self, source, indices: np.ndarray):
+        self.source, self.indices = source, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int) -> dict:
+        i = int(self.indices[k])
+        return {"x": self.source[i], "c": torch.tensor(int(self.source.labels[i]))}
+
+
+class PairDataModule(pl.LightningDataModule):
+    """Train / val / test pairs over an image source.
+
+    Args:
+        source: a source object (``DigitsImages``, ``FolderImages``, …), instantiated by Hydra.
+        split: ``"samples"`` (hold out images of every class), ``"classes"`` (hold out whole
+            classes: evaluation on classes never seen in training — the verification setting) or
+            ``"source"`` (the held-out classes the source names, e.g. Omniglot's evaluation set).
+        holdout: fraction of each class's images held out for val + test (``split=samples``).
+        holdout_classes: fraction of classes held out for val + test (``split=classes``).
+        positive_fraction: share of same-class pairs (``y = 1``) in every pair set.
+        train_pairs / val_pairs / test_pairs: pairs per training epoch / in the fixed val, test sets.
+        sampler: ``"pairs"`` (random pairs, ``positive_fraction`` same) or ``"pk"``: P×K batches —
+            ``p`` classes × ``k`` images each (``k`` even), served as ``P·K/2`` same-class pairs, so a
+            batch holds ``P × K`` distinct images; the mining losses need this. The batch size is
+            then ``P·K/2`` pairs and an epoch has ``train_pairs // (P·K/2)`` batches.
+        seed: seeds the split and every pair draw.
+        augment: a callable on one image ``(C, H, W)`` (e.g. a ``torchvision.transforms.v2.Compose``
+            from config) applied to training pairs only; validation, test and exports never augment.
+
+    Retrieval uses a *gallery* and *queries*: with ``split=samples`` the gallery is the train split
+    and the queries the test images; with ``split=classes`` the gallery is the held-out classes'
+    val images (enrolment) and the queries their test images.
+    Training pairs depend on the epoch, so the trainer must reload the train loader every epoch
+    (``reload_dataloaders_every_n_epochs: 1``, set in ``conf/trainer``).
+    """
+
+    has_class_ids = True
+
+    def __init__(self, source, split: str = "samples", holdout: float = 0.2,
+                 holdout_classes: float = 0.3, positive_fraction: float = 0.5,
+                 train_pairs: int = 4000, val_pairs: int = 1000, test_pairs: int = 2000,
+                 batch_size: int = 128, num_workers: int = 0, seed: int = 0,
+                 sampler: str = "pairs", p: int = 16, k: int = 4, augment=None):
+        super().__init__()
+        self.augment = augment
+        self.check_settings(split, holdout, holdout_classes, positive_fraction, train_pairs, val_pairs,
+                            test_pairs, batch_size, num_workers, seed, sampler, p, k)
+        self.sampler, self.p, self.k = sampler, int(p), int(k)
+        if sampler == "pk":
+            batch_size = self.p * self.k // 2
+        self.source = source
+        self.positive_fraction = float(positive_fraction)
+        self.n_pairs = {"train": int(train_pairs), "val": int(val_pairs), "test": int(test_pairs)}
+        self.batch_size, self.num_workers, self.seed = int(batch_size), int(num_workers), int(seed)
+        self.split = split
+        self.indices = split_indices(source.labels, split, holdout, holdout_classes, self.seed,
+                                     getattr(source, "heldout_classes", None))
+        for name, idx in self.indices.items():
+            check_pairable(name, source.labels[idx], source.classes)
+        self.fixed_pairs = {name: self.pairs(name, epoch=0) for name in ("val", "test")}
+        if self.sampler == "pk":
+            self.pairs("train", epoch=0)  # an impossible P×K layout fails now, not mid-training
+
+    @staticmethod
+    def check_settings(split: str = "samples", holdout: float = 0.2, holdout_classes: float = 0.3,
+                       positive_fraction: float = 0.5, train_pairs: int = 4000, val_pairs: int = 1000,
+                       test_pairs: int = 2000, batch_size: int = 128, num_workers: int = 0, seed: int = 0,
+                       sampler: str = "pairs", p: int = 16, k: int = 4) -> None:
+        """Check the scalar settings (``data.*``) without reading any data; errors name key and value."""
+        if split not in SPLITS:
+            raise ValueError(f"data.split must be one of {list(SPLITS)}, got {split!r}")
+        for key, value in (("holdout", holdout), ("holdout_classes", holdout_classes),
+                           ("positive_fraction", positive_fraction)):
+            if not 0 < float(value) < 1:
+                raise ValueError(f"data.{key} must be in (0, 1), got {value}")
+        for key, value in (("train_pairs", train_pairs), ("val_pairs", val_pairs),
+                           ("test_pairs", test_pairs), ("batch_size", batch_size)):
+            if int(value) < 1:
+                raise ValueError(f"data.{key} must be >= 1, got {value}")
+        if int(num_workers) < 0:
+            raise ValueError(f"data.num_workers must be >= 0, got {num_workers}")
+        if sampler not in ("pairs", "pk"):
+            raise ValueError(f"data.sampler must be 'pairs' or 'pk', got {sampler!r}")
+        if sampler == "pk" and (int(k) < 2 or int(k) % 2 or int(p) < 2):
+            raise ValueError(f"data.sampler=pk needs an even data.k >= 2 and data.p >= 2, got p={p}, k={k}")
+
+    @property
+    def channels(self) -> int:
+        return self.source.channels
+
+    def pairs(self, name: str, epoch: int = 0) -> np.ndarray:
+        """Pairs ``(i, j, y)`` (source positions) of split ``name``; a pure function of seed, split, epoch."""
+        stream = {"train": 0, "val": 1, "test": 2}[name]
+        rng = np.random.default_rng([self.seed, stream, epoch])
+        idx = self.indices[name]
+        labels = self.source.labels[idx]
+        if name == "train" and self.sampler == "pk":
+            n_batches = max(1, self.n_pairs["train"] // self.batch_size)
+            local = sample_pk_pairs(labels, self.p, self.k, n_batches, rng)
+        else:
+            local = sample_pairs(labels, self.n_pairs[name], self.positive_fraction, rng)
+        return np.stack([idx[local[:, 0]], idx[local[:, 1]], local[:, 2]], axis=1)
+
+    def _loader(self, dataset: Dataset, shuffle: bool = False) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
+                          num_workers=self.num_workers, persistent_workers=False)
+
+    def train_dataloader(self) -> DataLoader:
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        return self._loader(PairDataset(self.source, self.pairs("train", epoch), transform=self.augment))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(PairDataset(self.source, self.fixed_pairs["val"]))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(PairDataset(self.source, self.fixed_pairs["test"]))
+
+    def images_dataloader(self, name: str) -> DataLoader:
+        """Single images of a split (``train``/``val``/``test``), in index order."""
+        return self._loader(ImageDataset(self.source, self.indices[name]))
+
+    @property
+    def retrieval_splits(self) -> tuple[str, str]:
+        """``(gallery, queries)`` split names; see the class docstring."""
+        return ("train", "test") if self.split == "samples" else ("val", "test")  # unseen classes: enrol val
+
+
+class PairListDataModule(pl.LightningDataModule):
+    """Pairs read from a file — a CSV ``path1,path2,label[,fold]`` or an LFW ``pairs.txt`` — with no
+    class ids: pair losses only, and verification-only evaluation (no retrieval, no one-shot).
+
+    The pairs are shuffled with ``seed`` and cut into test (``test_fraction``), val
+    (``val_fraction``) and train (the rest); training visits its pairs in a fresh seeded order each
+    epoch. The file's folds, when it has several, drive the test pairs' 10-fold protocol.
+    ``source`` holds how images are read (``image_size``, ``channels``, ``on_bad_image``); with
+    ``on_bad_image: skip`` an unreadable image and every pair using it are dropped (listed).
+    """
+
+    has_class_ids = False
+    split = "pairs"
+    retrieval_splits = ("train", "test")
+
+    def __init__(self, pairs_file: str, root: str, source: dict | None = None, format: str = "csv",
+                 val_fraction: float = 0.1, test_fraction: float = 0.2, batch_size: int = 128,
+                 num_workers: int = 0, seed: int = 0):
+        super().__init__()
+        from siamese.data.pair_files import read_csv_pairs, read_lfw_pairs
+        from siamese.data.sources import PathImages
+
+        readers = {"csv": read_csv_pairs, "lfw": read_lfw_pairs}
+        if format not in readers:
+            raise ValueError(f"data.format must be one of {sorted(readers)}, got {format!r}")
+        for key, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0 < float(value) < 1:
+                raise ValueError(f"data.{key} must be in (0, 1), got {value}")
+        pairs = readers[format](pairs_file, root)
+        unique = sorted(set(pairs.paths1) | set(pairs.paths2))
+        settings = {"image_size": 32, "channels": 1, "on_bad_image": "raise", **dict(source or {})}
+        self.source = PathImages(unique, np.full(len(unique), -1), [], **settings)
+        position = {path: k for k, path in enumerate(self.source.paths)}
+        rows = np.array([[position.get(a, -1), position.get(b, -1), y]
+                         for a, b, y in zip(pairs.paths1, pairs.paths2, pairs.y)], dtype=np.int64)
+        usable = (rows[:, :2] >= 0).all(axis=1)
+        rows, folds = rows[usable], pairs.fold[usable]
+        order = np.random.default_rng(seed).permutation(len(rows))
+        n_test, n_val = int(round(test_fraction * len(rows))), int(round(val_fraction * len(rows)))
+        parts = {"test": order[:n_test], "val": order[n_test:n_test + n_val], "train": order[n_test + n_val:]}
+        for name, idx in parts.items():
+            if len(np.unique(rows[idx, 2])) < 2:
+                raise ValueError(f"the {name} part of {pairs_file} ({len(idx)} pairs) lacks same or different "
+                                 "pairs; adjust data.val_fraction / data.test_fraction or add pairs")
+        self.rows = {name: rows[idx] for name, idx in parts.items()}
+        self.fixed_pairs = {name: self.rows[name] for name in ("val", "test")}
+        test_folds = folds[parts["test"]]
+        self.test_folds = test_folds if len(np.unique(test_folds)) > 1 else None
+        self.indices = {name: np.unique(r[:, :2]) for name, r in self.rows.items()}
+        self.batch_size, self.num_workers, self.seed = int(batch_size), int(num_workers), int(seed)
+
+    @property
+    def channels(self) -> int:
+        return self.source.channels
+
+    def _loader(self, dataset: Dataset) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        order = np.random.default_rng([self.seed, 0, epoch]).permutation(len(self.rows["train"]))
+        return self._loader(PairDataset(self.source, self.rows["train"][order], with_class_ids=False))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(PairDataset(self.source, self.rows["val"], with_class_ids=False))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(PairDataset(self.source, self.rows["test"], with_class_ids=False))
+
+    def images_dataloader(self, name: str) -> DataLoader:
+        """Distinct images of a part's pairs (labels ``-1``: unknown)."""
+        return self._loader(ImageDataset(self.source, self.indices[name]))

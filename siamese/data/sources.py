@@ -1,0 +1,240 @@
+"""Image sources: scikit-learn's digits, image folders, images at explicit paths.
+
+A *source* holds images and their class ids (``source.labels``, ints ``0..K-1`` indexing
+``source.classes``), ``image_size`` and ``channels``, and loads image ``i`` as a float tensor
+``(C, H, W)`` in ``[0, 1]``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
+
+
+class DigitsImages:
+    """scikit-learn's ``load_digits`` (1797 8×8 images of 10 digits, shipped with the package).
+
+    Pixel values 0..16 are scaled to ``[0, 1]`` and resized bilinearly to ``image_size``;
+    ``channels=3`` repeats the grey channel.
+    """
+
+    def __init__(self, image_size: int = 32, channels: int = 1):
+        from sklearn.datasets import load_digits
+
+        if int(channels) not in (1, 3):
+            raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+        digits = load_digits()
+        x = torch.from_numpy(digits.images).float().div(16.0).unsqueeze(1)  # (N, 1, 8, 8)
+        x = F.interpolate(x, size=(int(image_size),) * 2, mode="bilinear", align_corners=False)
+        self.images = x.repeat(1, int(channels), 1, 1).contiguous()
+        self.labels = digits.target.astype(np.int64)
+        self.classes = [str(c) for c in digits.target_names]
+        self.image_size, self.channels = int(image_size), int(channels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.images[i]
+
+
+FOLDER_LAYOUT = """expected layout:
+    root/
+      <class_a>/<image>.png
+      <class_a>/<image>.jpg
+      <class_b>/<image>.png
+      ..."""
+
+
+def verify_image(path: Path) -> None:
+    """Raise ``ValueError`` naming ``path`` if PIL cannot read it as an image."""
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+        raise ValueError(f"unreadable image {str(path)!r}: {err}") from None
+
+
+def load_image(path: Path, image_size: int, channels: int) -> Tensor:
+    """``(channels, image_size, image_size)`` float tensor in ``[0, 1]``: grey (1) or RGB (3), resized."""
+    with Image.open(path) as image:
+        image = image.convert("L" if channels == 1 else "RGB").resize((image_size,) * 2, Image.BILINEAR)
+        array = np.asarray(image, dtype=np.float32) / 255.0
+    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+BAD_IMAGE_POLICIES = ("raise", "skip")
+
+
+class PathImages:
+    """Images at explicit paths with class ids ``labels`` (indexing ``classes``), checked up front.
+
+    ``on_bad_image``: ``raise`` (default) stops at the first unreadable file, naming it; ``skip``
+    leaves such files out and lists them in ``skipped`` (path and error), never silently: the
+    training report carries the list.
+    """
+
+    def __init__(self, paths, labels, classes, image_size: int = 32, channels: int = 1,
+                 on_bad_image: str = "raise"):
+        if int(channels) not in (1, 3):
+            raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+        if on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ValueError(f"data.source.on_bad_image must be one of {list(BAD_IMAGE_POLICIES)}, got {on_bad_image!r}")
+        self.image_size, self.channels = int(image_size), int(channels)
+        self.classes = list(classes)
+        self.skipped: list[dict] = []
+        keep = []
+        for k, path in enumerate(Path(p) for p in paths):
+            try:
+                verify_image(path)
+                keep.append(k)
+            except ValueError as err:
+                if on_bad_image == "raise":
+                    raise
+                self.skipped.append({"path": str(path), "error": str(err)})
+        self.paths = [Path(paths[k]) for k in keep]
+        self.labels = np.asarray(labels, dtype=np.int64)[keep] if len(keep) else np.zeros(0, dtype=np.int64)
+        if not self.paths and len(paths):
+            raise ValueError(f"none of the {len(paths)} images could be read (first: {self.skipped[0]['path']})")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return load_image(self.paths[i], self.image_size, self.channels)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted; hidden files, links and other suffixes skipped."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
+                  and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def scan_image_tree(root: Path, loose: bool = False) -> tuple[list[Path], list[int], list[str]]:
+    """``(paths, labels, classes)`` of ``root/<class>/<image>``; ``loose``: also images directly in
+    ``root``, under the class ``""``. Empty class folders are left out."""
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    groups = ([("", root)] if loose else []) + [(d.name, d) for d in class_dirs]
+    classes, paths, labels = [], [], []
+    for name, folder in groups:
+        files = _image_files(folder)
+        if files:
+            labels += [len(classes)] * len(files)
+            classes.append(name)
+            paths += files
+    return paths, labels, classes
+
+
+class FolderImages(PathImages):
+    """An ImageFolder-style tree ``root/<class>/<image>``; one sub-folder per class.
+
+    Hidden files, symbolic links and files without an image suffix are ignored. Each image is
+    checked when the source is built, so an unreadable file fails before training starts. Images
+    are converted to grayscale (``channels=1``) or RGB (``channels=3``) and resized to
+    ``image_size × image_size``.
+    """
+
+    def __init__(self, root: str, image_size: int = 32, channels: int = 1, on_bad_image: str = "raise",
+                 exclude_pairs: str | None = None):
+        root_path = Path(root).expanduser()
+        if not root_path.is_dir():
+            raise FileNotFoundError(f"data.source.root {str(root_path)!r} is not a folder; {FOLDER_LAYOUT}")
+        paths, labels, classes = scan_image_tree(root_path)
+        if exclude_pairs:
+            paths, labels, classes = _without_identities(paths, labels, classes, exclude_pairs, root_path)
+        if not paths:
+            raise ValueError(f"no images found under {str(root_path)!r}; {FOLDER_LAYOUT}")
+        self.root = root_path
+        super().__init__(paths, labels, classes, image_size, channels, on_bad_image)
+
+
+def _without_identities(paths, labels, classes, pairs_file: str, root: Path):
+    """Drop every class named in an LFW ``pairs.txt`` (its evaluation identities); relabel the rest."""
+    from siamese.data.pair_files import read_lfw_pairs
+
+    pairs = read_lfw_pairs(pairs_file, root)
+    names = {p.parent.name for p in pairs.paths1 + pairs.paths2}
+    kept_classes = [c for c in classes if c not in names]
+    new_id = {classes.index(c): k for k, c in enumerate(kept_classes)}
+    keep = [k for k, lab in enumerate(labels) if lab in new_id]
+    return [paths[k] for k in keep], [new_id[labels[k]] for k in keep], kept_classes
+
+
+OMNIGLOT_LAYOUT = """expected layout (Lake et al.'s Omniglot, unzipped):
+    root/images_background/<alphabet>/<character>/<image>.png
+    root/images_evaluation/<alphabet>/<character>/<image>.png"""
+
+
+class OmniglotImages(PathImages):
+    """Omniglot: class = ``alphabet/character``; ``images_background`` trains, ``images_evaluation``
+    is held out (``data.split=source``), the one-shot protocol of Koch et al. (2015)."""
+
+    PARTS = ("images_background", "images_evaluation")
+
+    def __init__(self, root: str, image_size: int = 32, channels: int = 1, on_bad_image: str = "raise"):
+        root_path = Path(root).expanduser()
+        if not all((root_path / part).is_dir() for part in self.PARTS):
+            raise FileNotFoundError(f"data.source.root {str(root_path)!r} is not an Omniglot folder; {OMNIGLOT_LAYOUT}")
+        paths, labels, classes, heldout = [], [], [], []
+        for part in self.PARTS:
+            for alphabet in sorted(d for d in (root_path / part).iterdir() if d.is_dir() and not d.name.startswith(".")):
+                part_paths, part_labels, characters = scan_image_tree(alphabet)
+                base = len(classes)
+                classes += [f"{alphabet.name}/{c}" for c in characters]
+                labels += [base + lab for lab in part_labels]
+                paths += part_paths
+                if part == "images_evaluation":
+                    heldout += list(range(base, len(classes)))
+        if not paths:
+            raise ValueError(f"no images found under {str(root_path)!r}; {OMNIGLOT_LAYOUT}")
+        super().__init__(paths, labels, classes, image_size, channels, on_bad_image)
+        self.heldout_classes = heldout
+
+
+class MNISTImages:
+    """MNIST or Fashion-MNIST from a local copy (torchvision's files, ``download=False``).
+
+    Train and test files are pooled (70 000 images) and split like any source. ``channels=3``
+    repeats the grey channel.
+    """
+
+    DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+
+    def __init__(self, root: str, variant: str = "mnist", image_size: int = 28, channels: int = 1):
+        import torchvision
+
+        if variant not in self.DATASETS:
+            raise ValueError(f"data.source.variant must be one of {sorted(self.DATASETS)}, got {variant!r}")
+        if int(channels) not in (1, 3):
+            raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+        name = self.DATASETS[variant]
+        cls = getattr(torchvision.datasets, name)
+        try:
+            parts = [cls(str(Path(root).expanduser()), train=train, download=False) for train in (True, False)]
+        except RuntimeError:
+            raise FileNotFoundError(
+                f"{name} files not found under {str(Path(root) / name / 'raw')!r} (expected "
+                "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+                "t10k-labels-idx1-ubyte, as torchvision writes them); no download happens: copy them there"
+            ) from None
+        self.images = torch.cat([p.data for p in parts]).unsqueeze(1)           # (N, 1, 28, 28) uint8
+        self.labels = torch.cat([p.targets for p in parts]).numpy().astype(np.int64)
+        self.classes = [str(c) for c in parts[0].classes]
+        self.image_size, self.channels = int(image_size), int(channels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> Tensor:
+        x = self.images[i : i + 1].float().div(255.0)
+        if self.image_size != x.shape[-1]:
+            x = F.interpolate(x, size=(self.image_size,) * 2, mode="bilinear", align_corners=False)
+        return x[0].repeat(self.channels, 1, 1)

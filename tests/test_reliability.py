@@ -1,0 +1,142 @@
+"""Reproducible reruns, resume after a kill, the non-finite guard, float32 losses under mixed
+precision, the collapse warning, and config errors raised before any data is read."""
+import json
+import warnings
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from conftest import compose_config
+from siamese.data import DigitsImages, PairDataModule
+from siamese.losses import DoubleMarginContrastiveLoss
+from siamese.module import SiameseModule
+from siamese.nets import ConvTower
+from siamese.pipeline import build, train
+from test_pipeline import SMALL, run_train
+
+FIGURES = ("verification", "retrieval", "one_shot")
+SHORT = ["trainer.max_epochs=4", "trainer.limit_train_batches=3", "callbacks.early_stopping=null"]
+
+
+def figures(run_dir):
+    report = json.loads((run_dir / "report.json").read_text())
+    return {k: report[k] for k in FIGURES}
+
+
+def test_same_config_and_seed_give_identical_metrics_and_index(tmp_path, capsys):
+    runs = []
+    for name in ("a", "b"):
+        cfg = compose_config("train", [*SMALL, "loss=dcontrastive", f"run_dir={tmp_path / name}"])
+        train(cfg)
+        runs.append(tmp_path / name)
+    assert figures(runs[0]) == figures(runs[1])
+    assert (runs[0] / "index.faiss").read_bytes() == (runs[1] / "index.faiss").read_bytes()
+
+
+def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert run_train(straight, "loss=dcontrastive", *SHORT).returncode == 0
+
+    # SIGKILL in the middle of the third epoch (steps 6, 7, 8): epoch 2's checkpoint is the last one
+    proc = run_train(killed, "loss=dcontrastive", *SHORT, "+callbacks.fault._target_=siamese.faults.FaultInjector",
+                     "+callbacks.fault.kill_at_step=7")
+    assert proc.returncode == -9
+    assert (killed / "checkpoints" / "last.ckpt").is_file() and not (killed / "report.json").exists()
+
+    proc = run_train(killed, "loss=dcontrastive", *SHORT, "ckpt_path=last")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert figures(killed) == figures(straight)
+    assert (killed / "index.faiss").read_bytes() == (straight / "index.faiss").read_bytes()
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
+    cfg = compose_config("train", [*SMALL, f"run_dir={tmp_path}", "ckpt_path=last"])
+    with pytest.raises(FileNotFoundError, match=r"ckpt_path=last: '.*last\.ckpt' not found"):
+        train(cfg)
+
+
+def test_nan_stops_the_run_naming_step_term_and_checkpoint_and_writes_nothing(tmp_path):
+    proc = run_train(tmp_path, "loss=dcontrastive", *SHORT, "+callbacks.fault._target_=siamese.faults.FaultInjector",
+                     "+callbacks.fault.nan_at_step=4", "+callbacks.fault.nan_stage=2")
+    assert proc.returncode != 0
+    assert "step 4: the loss term dcontrastive/layer2 is nan" in proc.stderr
+    assert "Last good checkpoint: " in proc.stderr and "last.ckpt" in proc.stderr
+    for name in ("index.faiss", "index.json", "report.json"):
+        assert not (tmp_path / name).exists()
+
+
+class DtypeSpy(DoubleMarginContrastiveLoss):
+    """Records the dtype of the embeddings the loss arithmetic sees."""
+
+    seen: list = []
+
+    def compute(self, e1, e2, batch):
+        self.seen.extend(t.dtype for t in e1 + e2)
+        return super().compute(e1, e2, batch)
+
+
+def test_losses_compute_in_float32_under_mixed_precision():
+    module = SiameseModule(ConvTower(channels=[4, 8], embedding_dim=8), DtypeSpy(), optimizer=None)
+    x = torch.rand(4, 1, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        e1, e2 = module(x, x.flip(0))
+        assert e1[-1].dtype == torch.bfloat16          # the tower did run in bf16
+        out = module.loss(e1, e2, {"y": torch.tensor([1.0, 0.0, 1.0, 0.0])})
+    assert out["loss"].dtype == torch.float32
+    assert set(DtypeSpy.seen) == {torch.float32}
+
+
+def test_bf16_mixed_training_runs_end_to_end(tmp_path):
+    cfg = compose_config("train", [*SMALL, "loss=dcontrastive", "trainer.precision=bf16-mixed", f"run_dir={tmp_path}"])
+    report = train(cfg)
+    assert 0 <= report["verification"]["auc"] <= 1
+
+
+class ConstantTower(nn.Module):
+    """A 'tower' whose every output is the same unit vector: a collapsed embedding."""
+
+    num_stages, embedding_dim, in_channels = 1, 4, 1
+
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.ones(4))
+
+    def forward(self, x):
+        return [torch.nn.functional.normalize(self.bias.expand(len(x), 4) + 0 * x.mean(), dim=1)]
+
+
+def test_collapse_is_warned_with_the_step_and_the_likely_cause(tmp_path):
+    dm = PairDataModule(DigitsImages(image_size=8), train_pairs=64, val_pairs=100, test_pairs=100, batch_size=32)
+    module = SiameseModule(ConstantTower(), DoubleMarginContrastiveLoss(),
+                           optimizer=lambda params: torch.optim.SGD(params, lr=0.0), loss_name="dcontrastive")
+    trainer = pl.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         default_root_dir=tmp_path)
+    with pytest.warns(UserWarning, match=r"step 0: the embeddings have collapsed .* margin too small for dcontrastive"):
+        trainer.fit(module, datamodule=dm)
+
+
+def test_healthy_training_does_not_warn_of_collapse(tmp_path):
+    cfg = compose_config("train", [*SMALL, "loss=dcontrastive", f"run_dir={tmp_path}"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(cfg)
+    assert not [w for w in caught if "collapsed" in str(w.message)]
+
+
+@pytest.mark.parametrize("override,match", [
+    ("data.split=bogus", r"data\.split must be one of \['samples', 'classes'\], got 'bogus'"),
+    ("data.positive_fraction=2", r"data\.positive_fraction must be in \(0, 1\), got 2"),
+    ("loss.m1=5", r"loss\.m1 must be < loss\.m2 at layer 1, got m1=5\.0, m2=1\.0"),
+    ("model.channels=[]", r"model\.channels must be a non-empty list"),
+])
+def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, monkeypatch):
+    def no_reading(*args, **kwargs):
+        raise AssertionError("data was read before the config was checked")
+
+    monkeypatch.setattr(DigitsImages, "__init__", no_reading)
+    cfg = compose_config("train", ["loss=dcontrastive", override, f"run_dir={tmp_path}"])
+    with pytest.raises(Exception, match=match):
+        build(cfg)
