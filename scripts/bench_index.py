@@ -21,7 +21,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from siamese.benchmarking import machine_header
+from siamese.benchmarking import machine_header, write_digits_pngs
 from siamese.index import FlatIndex, HNSWIndex, IVFFlatIndex, IVFPQIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,17 +55,12 @@ def export_throughput() -> str:
     import contextlib
 
     from hydra import compose, initialize_config_dir
-    from PIL import Image
-    from sklearn.datasets import load_digits
 
     from siamese.export import export
     from siamese.pipeline import train
 
     with tempfile.TemporaryDirectory() as tmp:
-        digits = load_digits()
-        for k, (image, label) in enumerate(zip(digits.images, digits.target)):
-            (Path(tmp) / "png" / str(label)).mkdir(parents=True, exist_ok=True)
-            Image.fromarray((image * 255 / 16).astype(np.uint8)).save(Path(tmp) / "png" / str(label) / f"{k}.png")
+        write_digits_pngs(Path(tmp) / "png")
         with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
             cfg = compose("train", ["trainer=debug", f"run_dir={tmp}/run"])
             with contextlib.redirect_stdout(io.StringIO()):

@@ -6,6 +6,7 @@ import platform
 import shlex
 import sys
 from datetime import date
+from pathlib import Path
 
 import faiss
 import pytorch_lightning as pl
@@ -23,3 +24,16 @@ def machine_header() -> str:
         f"pytorch-lightning {pl.__version__}, faiss {faiss.__version__}",
         f"command: {shlex.join([os.path.relpath(sys.argv[0]), *sys.argv[1:]])}",
     ])
+
+
+def write_digits_pngs(folder: Path) -> Path:
+    """scikit-learn's 1797 digits as 8×8 PNGs in ``folder/<digit>/<k>.png`` (a real image tree)."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for k, (image, label) in enumerate(zip(digits.images, digits.target)):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray((image * 255 / 16).astype(np.uint8)).save(folder / str(label) / f"{k}.png")
+    return folder

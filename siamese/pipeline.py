@@ -43,10 +43,12 @@ def group_choice(group: str) -> str | None:
 def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
     """Model and data from config; every config error is raised before any data is read."""
     data_class = get_class(cfg.data._target_)
+    loss = instantiate(cfg.loss)
+    if cfg.data.get("sampler") == "auto":   # the batches the loss needs: random pairs or P×K
+        cfg.data.sampler = loss.batch_kind
     if data_class is PairDataModule:
         PairDataModule.check_settings(**{k: v for k, v in cfg.data.items()
                                          if k not in ("_target_", "source", "augment")})
-    loss = instantiate(cfg.loss)
     if loss.needs_class_ids and not data_class.has_class_ids:
         raise ValueError(f"loss {type(loss).__name__} needs class ids, but {data_class.__name__} gives pairs "
                          "without them: use a pair loss (contrastive, dcontrastive, hinge)")

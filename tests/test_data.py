@@ -153,7 +153,7 @@ def test_split_leaving_one_class_is_refused(digits):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"split": "random"}, r"data\.split must be one of \['samples', 'classes'\], got 'random'"),
+    ({"split": "random"}, r"data\.split must be one of \['samples', 'classes', 'source'\], got 'random'"),
     ({"positive_fraction": 1.0}, r"data\.positive_fraction must be in \(0, 1\), got 1\.0"),
     ({"holdout": 0.0}, r"data\.holdout must be in \(0, 1\)"),
     ({"batch_size": 0}, r"data\.batch_size must be >= 1, got 0"),
@@ -170,3 +170,11 @@ def test_digits_channels_and_size():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match=r"data\.source\.channels must be 1 or 3, got 2"):
             DigitsImages(channels=2)
+
+
+def test_empty_class_folders_are_ignored_with_a_warning(tmp_path):
+    root = folder_tree(tmp_path / "imgs")
+    (root / "empty").mkdir()
+    with pytest.warns(UserWarning, match=r"class folder\(s\) \['empty'\] hold no image and are ignored"):
+        src = FolderImages(str(root))
+    assert src.classes == ["cat", "dog"]

@@ -196,3 +196,24 @@ def test_failed_index_write_leaves_both_previous_files(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         idx.save_index(tmp_path, idx.FlatIndex().build(unit_vectors(7, 4)), np.zeros(7))
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_empty_gallery_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"embeddings must be a non-empty \(N, D\) array"):
+        idx.FlatIndex().build(np.zeros((0, 4), dtype=np.float32))
+
+
+def test_recall_below_the_floor_is_warned(tmp_path):
+    from omegaconf import OmegaConf
+
+    from siamese.pipeline import index_description
+
+    x = unit_vectors(2000, 16)            # uniform points: the hard case for IVF with one probe
+    spec = idx.IVFFlatIndex(nlist=32, nprobe=1)
+    index = spec.build(x)
+    check = OmegaConf.create({"k": 10, "sample": 200, "floor": 0.99})
+    model = OmegaConf.create({"_target_": "siamese.nets.ConvTower"})
+    source = OmegaConf.create({"image_size": 8, "channels": 1})
+    with pytest.warns(UserWarning, match=r"index=ivf: recall@10 against exact search is 0\.\d+, below recall_check\.floor=0\.99"):
+        meta = index_description(spec, x, index, check, model, source)
+    assert meta["recall_at_10"] < 0.99 and meta["index_params"]["nprobe"] == 1

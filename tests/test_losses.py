@@ -157,3 +157,101 @@ def test_dcontrastive_rejects_unknown_stage_and_wrong_length_at_bind():
         DoubleMarginContrastiveLoss(layers=[1, 4]).bind(3, 4)
     with pytest.raises(ValueError, match=r"loss\.m2 has 2 values but 3 layers"):
         DoubleMarginContrastiveLoss(m2=[1.0, 1.5]).bind(3, 4)
+
+
+# ------------------------------------------------------ pair sets, reductions and the miner
+
+from siamese.losses.pair import batch_all_pairs, hard_pair_mask, reduce_terms  # noqa: E402
+
+
+def pk_batch(p=3, k=4, dim=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(p).repeat_interleave(k)
+    x = torch.nn.functional.normalize(torch.randn(p * k, dim, generator=g), dim=1)
+    n = p * k // 2
+    return x, labels, {"y": torch.ones(n), "c1": labels[:n], "c2": labels[n:],
+                       "i1": torch.arange(n), "i2": torch.arange(n, 2 * n)}
+
+
+def test_batch_all_is_every_unordered_pair_of_distinct_images():
+    x, labels, batch = pk_batch()
+    n = len(x) // 2
+    a, b, y, i, j = batch_all_pairs([x[:n]], [x[n:]], batch)
+    want = [(p, q) for p in range(len(x)) for q in range(p + 1, len(x))]
+    assert list(zip(i.tolist(), j.tolist())) == want
+    assert y.tolist() == [float(labels[p] == labels[q]) for p, q in want]
+    assert torch.equal(a[0], x[i]) and torch.equal(b[0], x[j])
+    batch["i2"] = batch["i1"].clone()        # the same image on both sides of every pair...
+    _, _, _, i, j = batch_all_pairs([x[:n]], [x[n:]], batch)
+    assert all(not (q == p + n) for p, q in zip(i.tolist(), j.tolist()))   # ...is never paired with itself
+
+
+def test_batch_all_contrastive_equals_a_naive_double_loop():
+    x, labels, batch = pk_batch(seed=1)
+    n = len(x) // 2
+    got = ContrastiveLoss(margin=1.2, pairs="batch_all", reduction="mean")([x[:n]], [x[n:]], batch)["loss"]
+    terms = []
+    for p in range(len(x)):
+        for q in range(p + 1, len(x)):
+            d = float((x[p] - x[q]).pow(2).sum())
+            terms.append(d if labels[p] == labels[q] else max(1.2 - d, 0.0))
+    assert got.item() == pytest.approx(sum(terms) / len(terms), rel=1e-5)
+
+
+def test_reductions_on_hand_cases():
+    terms = torch.tensor([0.0, 2.0, 0.0, 3.0, 1.0])
+    y = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0])
+    assert reduce_terms(terms, y, None, "seed").item() == pytest.approx(6.0 / 10)
+    assert reduce_terms(terms, y, None, "mean").item() == pytest.approx(6.0 / 5)
+    assert reduce_terms(terms, y, None, "nonzero").item() == pytest.approx(2.0 / 1 + 4.0 / 2)
+    zeros = torch.zeros(4)
+    for reduction in ("seed", "mean", "nonzero"):
+        value = reduce_terms(zeros, torch.tensor([1.0, 0.0, 1.0, 0.0]), None, reduction)
+        assert value.item() == 0.0 and torch.isfinite(value)
+        assert reduce_terms(terms, y, torch.zeros(5, dtype=torch.bool), reduction).item() == 0.0
+
+
+def test_hard_miner_keeps_exactly_the_pairs_its_rule_names():
+    x, labels, batch = pk_batch(p=4, k=4, seed=2)
+    i, j = torch.triu_indices(len(x), len(x), offset=1)
+    keep = hard_pair_mask(x, labels, i, j, margin=0.05)
+    d = torch.cdist(x, x)
+    for p, q, kept in zip(i.tolist(), j.tolist(), keep.tolist()):
+        def rule(a):
+            negs = [d[a, o] for o in range(len(x)) if labels[o] != labels[a]]
+            poss = [d[a, o] for o in range(len(x)) if labels[o] == labels[a] and o != a]
+            if labels[p] == labels[q]:
+                return d[p, q] > min(negs) - 0.05
+            return d[p, q] < max(poss) + 0.05
+        assert kept == bool(rule(p) or rule(q)), (p, q)
+    out = DoubleMarginContrastiveLoss(pairs="batch_all", miner="hard", miner_margin=0.05)
+    out.bind(1, 5)
+    n = len(x) // 2
+    result = out([x[:n]], [x[n:]], batch)
+    assert result["mined_fraction"].item() == pytest.approx(keep.float().mean().item())
+
+
+def test_dcontrastive_reduces_each_layer_on_its_own():
+    x, labels, batch = pk_batch(seed=3)
+    n = len(x) // 2
+    loss = DoubleMarginContrastiveLoss(m1=0.1, m2=1.0, weights=[1.0, 2.0], pairs="batch_all", reduction="nonzero")
+    loss.bind(2, 5)
+    out = loss([x[:n], x[:n].flip(1)], [x[n:], x[n:].flip(1)], batch)
+    assert out["loss"].item() == pytest.approx((out["layer1"] + out["layer2"]).item())
+    assert out["layer2"].item() == pytest.approx(2 * out["layer1"].item(), rel=1e-5)  # same distances, w=2
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"pairs": "all"}, r"loss\.pairs must be one of \['sampled', 'batch_all'\], got 'all'"),
+    ({"reduction": "sum"}, r"loss\.reduction must be one of"),
+    ({"miner": "hard"}, r"loss\.miner=hard mines the pairs of a whole batch: it needs loss\.pairs=batch_all"),
+])
+def test_pair_set_options_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ContrastiveLoss(**kwargs)
+
+
+def test_batch_all_refuses_data_without_class_ids():
+    e = [torch.randn(3, 2)]
+    with pytest.raises(ValueError, match=r"loss\.pairs=batch_all needs class ids"):
+        ContrastiveLoss(pairs="batch_all")(e, e, {"y": torch.ones(3)})

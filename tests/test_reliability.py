@@ -127,7 +127,7 @@ def test_healthy_training_does_not_warn_of_collapse(tmp_path):
 
 
 @pytest.mark.parametrize("override,match", [
-    ("data.split=bogus", r"data\.split must be one of \['samples', 'classes'\], got 'bogus'"),
+    ("data.split=bogus", r"data\.split must be one of \['samples', 'classes', 'source'\], got 'bogus'"),
     ("data.positive_fraction=2", r"data\.positive_fraction must be in \(0, 1\), got 2"),
     ("loss.m1=5", r"loss\.m1 must be < loss\.m2 at layer 1, got m1=5\.0, m2=1\.0"),
     ("model.channels=[]", r"model\.channels must be a non-empty list"),

@@ -73,7 +73,8 @@ class PairDataModule(pl.LightningDataModule):
         holdout_classes: fraction of classes held out for val + test (``split=classes``).
         positive_fraction: share of same-class pairs (``y = 1``) in every pair set.
         train_pairs / val_pairs / test_pairs: pairs per training epoch / in the fixed val, test sets.
-        sampler: ``"pairs"`` (random pairs, ``positive_fraction`` same) or ``"pk"``: P×K batches —
+        sampler: ``"pairs"`` (random pairs, ``positive_fraction`` same), ``"auto"`` (what the loss
+            asks for, resolved by ``siamese.pipeline.build``; random pairs when used alone) or ``"pk"``: P×K batches —
             ``p`` classes × ``k`` images each (``k`` even), served as ``P·K/2`` same-class pairs, so a
             batch holds ``P × K`` distinct images; the mining losses need this. The batch size is
             then ``P·K/2`` pairs and an epoch has ``train_pairs // (P·K/2)`` batches.
@@ -99,7 +100,8 @@ class PairDataModule(pl.LightningDataModule):
         self.augment = augment
         self.check_settings(split, holdout, holdout_classes, positive_fraction, train_pairs, val_pairs,
                             test_pairs, batch_size, num_workers, seed, sampler, p, k)
-        self.sampler, self.p, self.k = sampler, int(p), int(k)
+        self.sampler = "pairs" if sampler == "auto" else sampler   # the pipeline resolves auto from the loss
+        self.p, self.k = int(p), int(k)
         if sampler == "pk":
             batch_size = self.p * self.k // 2
         self.source = source
@@ -133,8 +135,8 @@ class PairDataModule(pl.LightningDataModule):
                 raise ValueError(f"data.{key} must be >= 1, got {value}")
         if int(num_workers) < 0:
             raise ValueError(f"data.num_workers must be >= 0, got {num_workers}")
-        if sampler not in ("pairs", "pk"):
-            raise ValueError(f"data.sampler must be 'pairs' or 'pk', got {sampler!r}")
+        if sampler not in ("auto", "pairs", "pk"):
+            raise ValueError(f"data.sampler must be 'auto', 'pairs' or 'pk', got {sampler!r}")
         if sampler == "pk" and (int(k) < 2 or int(k) % 2 or int(p) < 2):
             raise ValueError(f"data.sampler=pk needs an even data.k >= 2 and data.p >= 2, got p={p}, k={k}")
 

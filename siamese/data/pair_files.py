@@ -45,6 +45,12 @@ def _image(root: Path, name: str, number: str, where: str) -> Path:
     return root / name / f"{name}_{n:04d}.jpg"
 
 
+def _require_images(where: str, paths, hint: str = "") -> None:
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{where}: image {str(path)!r} not found{hint}")
+
+
 def read_lfw_pairs(pairs_file: str | Path, root: str | Path) -> PairList:
     """Parse ``pairs_file`` and check that every image it names exists under ``root``."""
     pairs_file, root = Path(pairs_file).expanduser(), Path(root).expanduser()
@@ -74,9 +80,7 @@ def read_lfw_pairs(pairs_file: str | Path, root: str | Path) -> PairList:
         else:
             kind = "a same pair 'name n1 n2'" if same else "a different pair 'name1 n1 name2 n2'"
             raise ValueError(f"{where}: expected {kind} here")
-        for path in (a, b):
-            if not path.is_file():
-                raise FileNotFoundError(f"{where}: image {str(path)!r} not found; {LFW_LAYOUT}")
+        _require_images(where, (a, b), f"; {LFW_LAYOUT}")
         paths1.append(a)
         paths2.append(b)
         y.append(int(same))
@@ -115,9 +119,7 @@ def read_csv_pairs(csv_file: str | Path, root: str | Path) -> PairList:
             if len(row) == 4 and not row[3].strip().lstrip("-").isdigit():
                 raise ValueError(f"{where}: fold must be an integer, got {row[3].strip()!r}")
             a, b = root / row[0].strip(), root / row[1].strip()
-            for path in (a, b):
-                if not path.is_file():
-                    raise FileNotFoundError(f"{where}: image {str(path)!r} not found")
+            _require_images(where, (a, b))
             paths1.append(a)
             paths2.append(b)
             y.append(int(label))

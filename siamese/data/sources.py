@@ -6,6 +6,7 @@ A *source* holds images and their class ids (``source.labels``, ints ``0..K-1`` 
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,10 @@ def scan_image_tree(root: Path, loose: bool = False) -> tuple[list[Path], list[i
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
     groups = ([("", root)] if loose else []) + [(d.name, d) for d in class_dirs]
     classes, paths, labels = [], [], []
+    empty = [name for name, folder in groups if name and not _image_files(folder)]
+    if empty:
+        warnings.warn(f"{root}: class folder(s) {empty[:10]}{' …' if len(empty) > 10 else ''} hold no image "
+                      "and are ignored", stacklevel=2)
     for name, folder in groups:
         files = _image_files(folder)
         if files:

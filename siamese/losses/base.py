@@ -24,6 +24,7 @@ class SiameseLoss(nn.Module):
     """Base class: subclasses implement ``compute(e1, e2, batch)`` on float32 embeddings."""
 
     needs_class_ids = False
+    batch_kind = "pairs"   # what data.sampler=auto serves: "pairs" (random pairs) or "pk" (P×K batches)
 
     def bind(self, num_stages: int, embedding_dim: int, num_classes: int | None = None) -> None:
         """Check the loss against the tower (and, for classifiers, size the weights); default: nothing.

@@ -40,13 +40,113 @@ def double_margin_terms(sqd: Tensor, y: Tensor, m1: float, m2: float) -> Tensor:
     return y * torch.clamp(sqd - m1, min=0) + (1 - y) * torch.clamp(m2 - sqd, min=0)
 
 
+PAIR_SETS, REDUCTIONS, MINERS = ("sampled", "batch_all"), ("seed", "mean", "nonzero"), ("none", "hard")
+
+
+def batch_all_pairs(e1: list[Tensor], e2: list[Tensor], batch: dict
+                    ) -> tuple[list[Tensor], list[Tensor], Tensor, Tensor, Tensor]:
+    """Every unordered pair of distinct images of the batch, per stage.
+
+    The ``M = 2N`` images are ``cat([x1, x2])``; pairs ``(i, j)``, ``i < j``, with the same source
+    image on both sides (``i1``/``i2`` ids equal) are left out. Returns ``(a, b, y, i, j)``: per-stage
+    embeddings of both sides ``(P, D_l)``, ``y = 1`` when the class ids agree, and the positions.
+    """
+    if "c1" not in batch:
+        raise ValueError("loss.pairs=batch_all needs class ids (c1, c2), but the data has none: use loss.pairs=sampled")
+    labels = torch.cat([batch["c1"], batch["c2"]])
+    ids = torch.cat([batch["i1"], batch["i2"]]) if "i1" in batch else torch.arange(len(labels), device=labels.device)
+    i, j = torch.triu_indices(len(labels), len(labels), offset=1, device=labels.device)
+    distinct = ids[i] != ids[j]
+    i, j = i[distinct], j[distinct]
+    x = [torch.cat([a, b]) for a, b in zip(e1, e2)]
+    return [t[i] for t in x], [t[j] for t in x], (labels[i] == labels[j]).float(), i, j
+
+
+def hard_pair_mask(x: Tensor, labels: Tensor, i: Tensor, j: Tensor, margin: float) -> Tensor:
+    """Which pairs ``(i, j)`` of the batch ``x (M, D)`` the hard miner keeps, by Euclidean distance.
+
+    With, for each image ``a``, ``d⁻(a)`` its distance to the nearest other-class image and ``d⁺(a)``
+    to the farthest same-class one (the multi-similarity miner's rule, Wang et al. CVPR 2019):
+    a same pair is kept when ``d(i, j) > d⁻(a) − margin`` and a different pair when
+    ``d(i, j) < d⁺(a) + margin``, for ``a = i`` or ``a = j``.
+    """
+    with torch.no_grad():
+        norms = x.pow(2).sum(1)
+        d = (norms[:, None] + norms[None, :] - 2 * x @ x.T).clamp_min(0).sqrt()
+        same = labels[:, None] == labels[None, :]
+        eye = torch.eye(len(labels), dtype=torch.bool, device=x.device)
+        hardest_neg = torch.where(~same, d, torch.full_like(d, torch.inf)).amin(1)
+        hardest_pos = torch.where(same & ~eye, d, torch.full_like(d, -torch.inf)).amax(1)
+        dij, pos = d[i, j], labels[i] == labels[j]
+        keep_pos = (dij > hardest_neg[i] - margin) | (dij > hardest_neg[j] - margin)
+        keep_neg = (dij < hardest_pos[i] + margin) | (dij < hardest_pos[j] + margin)
+        return torch.where(pos, keep_pos, keep_neg)
+
+
+def reduce_terms(terms: Tensor, y: Tensor, keep: Tensor | None, reduction: str) -> Tensor:
+    """One scalar from per-pair terms ``(P,)`` over the kept pairs (all when ``keep`` is None).
+
+    ``seed``: ``Σ / (2P)``, as the seed document writes it; ``mean``: ``Σ / P``; ``nonzero``: the
+    same-pair terms averaged over those that are non-zero, plus the different-pair terms likewise
+    (each part 0 when it has no non-zero term; never NaN). ``P`` counts kept pairs (0 → loss 0).
+    """
+    if keep is not None:
+        terms, y = terms[keep], y[keep]
+    if reduction == "nonzero":
+        parts = [terms[(y == side) & (terms > 0)] for side in (1, 0)]
+        return sum(part.sum() / max(len(part), 1) for part in parts)
+    return terms.sum() / max(len(terms) * (2 if reduction == "seed" else 1), 1)
+
+
 class PairLoss(SiameseLoss):
-    """Base of the losses that consume pairs ``(e1, e2, y)`` stage by stage."""
+    """Base of the losses that consume pairs ``(a, b, y)`` stage by stage (``y = 1`` same).
+
+    Args:
+        pairs: ``sampled`` — the data module's pairs ``(x1[k], x2[k])`` (the seed's setting);
+            ``batch_all`` — every unordered pair of distinct images of the batch, ``y`` from the class
+            ids (``batch_all_pairs``), so a P×K batch of ``M`` images gives ``M(M−1)/2`` pairs.
+        reduction: ``seed`` | ``mean`` | ``nonzero``, see ``reduce_terms``.
+        miner: ``none`` | ``hard`` (``batch_all`` only): keep the pairs ``hard_pair_mask`` names,
+            mined on the last stage and applied to every stage; ``mined_fraction`` is logged.
+        miner_margin: the miner's margin (Euclidean distance units).
+    """
+
+    def __init__(self, pairs: str = "sampled", reduction: str = "seed", miner: str = "none",
+                 miner_margin: float = 0.1):
+        super().__init__()
+        for key, value, allowed in (("pairs", pairs, PAIR_SETS), ("reduction", reduction, REDUCTIONS),
+                                    ("miner", miner, MINERS)):
+            if value not in allowed:
+                raise ValueError(f"loss.{key} must be one of {list(allowed)}, got {value!r}")
+        if miner != "none" and pairs != "batch_all":
+            raise ValueError(f"loss.miner={miner} mines the pairs of a whole batch: it needs loss.pairs=batch_all")
+        self.pairs, self.reduction, self.miner = pairs, reduction, miner
+        self.miner_margin = positive("loss.miner_margin", miner_margin)
+        self.needs_class_ids = pairs == "batch_all"
+        self.batch_kind = "pk" if pairs == "batch_all" else "pairs"
 
     def compute(self, e1, e2, batch):
-        return self.compute_pairs(e1, e2, batch["y"].float())
+        if self.pairs == "sampled":
+            return self.reduce_all(self.pair_terms(e1, e2, batch["y"].float()), batch["y"].float(), None)
+        a, b, y, i, j = batch_all_pairs(e1, e2, batch)
+        keep = None
+        if self.miner == "hard":
+            labels = torch.cat([batch["c1"], batch["c2"]])
+            keep = hard_pair_mask(torch.cat([e1[-1], e2[-1]]), labels, i, j, self.miner_margin)
+        out = self.reduce_all(self.pair_terms(a, b, y), y, keep)
+        if keep is not None:
+            out["mined_fraction"] = keep.float().mean()
+        return out
 
-    def compute_pairs(self, e1: list[Tensor], e2: list[Tensor], y: Tensor) -> dict[str, Tensor]:
+    def reduce_all(self, terms: dict[str, Tensor], y: Tensor, keep: Tensor | None) -> dict[str, Tensor]:
+        """Each named group of per-pair terms reduced; ``loss`` is their sum."""
+        out = {name: reduce_terms(t, y, keep, self.reduction) for name, t in terms.items()}
+        if "loss" not in out:
+            out["loss"] = torch.stack(list(out.values())).sum()
+        return out
+
+    def pair_terms(self, a: list[Tensor], b: list[Tensor], y: Tensor) -> dict[str, Tensor]:
+        """Per-pair terms ``(P,)`` by name (``loss``, or one group per layer), before reduction."""
         raise NotImplementedError
 
 
@@ -62,20 +162,21 @@ class ContrastiveLoss(PairLoss):
         L = 1/(2N) Σᵢ [ yᵢ·Dᵢ² + (1 − yᵢ)·max(m − Dᵢ, 0)² ]
 
     On L2-normalised embeddings ``d ∈ [0, 4]`` and ``D ∈ [0, 2]``: pick ``margin`` accordingly.
+    ``pairs``, ``reduction``, ``miner``: see ``PairLoss`` (the formulas above are ``pairs=sampled,
+    reduction=seed``).
     """
 
     FORMS = {"seed": contrastive_seed_terms, "hadsell": contrastive_hadsell_terms}
 
-    def __init__(self, margin: float = 1.0, form: str = "seed"):
-        super().__init__()
+    def __init__(self, margin: float = 1.0, form: str = "seed", **pair_set):
+        super().__init__(**pair_set)
         if form not in self.FORMS:
             raise ValueError(f"loss.form must be one of {sorted(self.FORMS)}, got {form!r}")
         self.margin = positive("loss.margin", margin)
         self.form = form
 
-    def compute_pairs(self, e1, e2, y):
-        terms = self.FORMS[self.form](sqdist(e1[-1], e2[-1]), y, self.margin)
-        return {"loss": terms.sum() / (2 * len(y))}
+    def pair_terms(self, a, b, y):
+        return {"loss": self.FORMS[self.form](sqdist(a[-1], b[-1]), y, self.margin)}
 
 
 def _broadcast(key: str, value, n: int) -> list[float]:
@@ -100,11 +201,12 @@ class DoubleMarginContrastiveLoss(PairLoss):
     selected stage. ``m1``, ``m2`` and ``weights`` are scalars or one value per selected layer.
     ``layers`` lists 1-based stage numbers (``None`` = all stages). The returned dict holds ``loss``
     and one term ``layer<l>`` per stage (each already weighted and divided by ``2N``; they sum to
-    ``loss``).
+    ``loss``). ``pairs``, ``reduction``, ``miner``: see ``PairLoss`` (each layer is reduced on its
+    own; the formula above is ``pairs=sampled, reduction=seed``).
     """
 
-    def __init__(self, m1=0.2, m2=1.0, layers: Sequence[int] | None = None, weights=1.0):
-        super().__init__()
+    def __init__(self, m1=0.2, m2=1.0, layers: Sequence[int] | None = None, weights=1.0, **pair_set):
+        super().__init__(**pair_set)
         self.layers = None if layers is None else [int(v) for v in layers]
         if self.layers is not None and (not self.layers or len(set(self.layers)) != len(self.layers)):
             raise ValueError(f"loss.layers must be distinct stage numbers, got {self.layers}")
@@ -133,15 +235,11 @@ class DoubleMarginContrastiveLoss(PairLoss):
             )
         self._check(len(self.layers))
 
-    def compute_pairs(self, e1, e2, y):
+    def pair_terms(self, a, b, y):
         if self.layers is None or len(self.m1) != len(self.layers):
             raise RuntimeError("DoubleMarginContrastiveLoss.bind(num_stages) must be called first")
-        out = {}
-        for stage, m1, m2, w in zip(self.layers, self.m1, self.m2, self.weights):
-            terms = double_margin_terms(sqdist(e1[stage - 1], e2[stage - 1]), y, m1, m2)
-            out[f"layer{stage}"] = w * terms.sum() / (2 * len(y))
-        out["loss"] = torch.stack(list(out.values())).sum()
-        return out
+        return {f"layer{stage}": w * double_margin_terms(sqdist(a[stage - 1], b[stage - 1]), y, m1, m2)
+                for stage, m1, m2, w in zip(self.layers, self.m1, self.m2, self.weights)}
 
 
 class HingeLoss(PairLoss):
@@ -153,15 +251,14 @@ class HingeLoss(PairLoss):
         L = 1/N Σᵢ max(0, 1 − tᵢ·ŷᵢ)
 
     ``a`` starts negative (a larger distance should mean "different"); ``ŷ > 0`` reads "same".
+    ``pairs``, ``reduction`` (default ``mean``, as above), ``miner``: see ``PairLoss``.
     """
 
-    def __init__(self, scale_init: float = -4.0, bias_init: float = 2.0):
-        super().__init__()
+    def __init__(self, scale_init: float = -4.0, bias_init: float = 2.0, reduction: str = "mean", **pair_set):
+        super().__init__(reduction=reduction, **pair_set)
         self.scale = nn.Parameter(torch.tensor(float(scale_init)))
         self.bias = nn.Parameter(torch.tensor(float(bias_init)))
 
-    def compute_pairs(self, e1, e2, y):
-        dist = sqdist(e1[-1], e2[-1]).clamp_min(1e-12).sqrt()
-        score = self.scale * dist + self.bias
-        terms = torch.clamp(1 - (2 * y - 1) * score, min=0)
-        return {"loss": terms.mean(), "active": (terms > 0).float().mean()}
+    def pair_terms(self, a, b, y):
+        score = self.scale * sqdist(a[-1], b[-1]).clamp_min(1e-12).sqrt() + self.bias
+        return {"loss": torch.clamp(1 - (2 * y - 1) * score, min=0)}

@@ -16,6 +16,12 @@ from torch import Tensor
 from siamese.losses.base import ClassIdLoss, positive
 
 
+class TupletLoss(ClassIdLoss):
+    """Base of the batch-mining losses: they ask for P×K batches (``data.sampler=auto``)."""
+
+    batch_kind = "pk"
+
+
 def pairwise_dist(x: Tensor) -> Tensor:
     """Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``; exact zeros become 1e-6.
 
@@ -51,7 +57,7 @@ def hardest(d: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor
     return hard_pos, hard_neg, pos.any(dim=1) & neg.any(dim=1)
 
 
-class TripletLoss(ClassIdLoss):
+class TripletLoss(TupletLoss):
     """Triplet loss over the valid triplets ``(a, p, n)`` of the batch (Schroff et al., FaceNet 2015)::
 
         L = 1/|T| Σ_{(a,p,n) ∈ T} max(0, d(a,p) − d(a,n) + margin)
@@ -80,7 +86,7 @@ class TripletLoss(ClassIdLoss):
         return {"loss": terms.mean(), "active": (terms > 0).float().mean()}
 
 
-class TriHardLoss(ClassIdLoss):
+class TriHardLoss(TupletLoss):
     """Batch-hard triplet loss, TriHard (Hermans, Beyer & Leibe, "In Defense of the Triplet Loss", 2017).
 
     For each anchor ``a`` with a positive and a negative in the batch (set ``A``)::
@@ -103,7 +109,7 @@ class TriHardLoss(ClassIdLoss):
         return {"loss": terms.mean(), "active": (terms > 1e-6).float().mean()}
 
 
-class QuadrupletLoss(ClassIdLoss):
+class QuadrupletLoss(TupletLoss):
     """Quadruplet loss (Chen, Chen, Zhang & Huang, "Beyond triplet loss", CVPR 2017), batch-hard form.
 
     For each anchor ``a`` with a positive and a negative (set ``A``), the hardest positive, the
@@ -155,7 +161,7 @@ class QuadrupletLoss(ClassIdLoss):
         return out
 
 
-class MSMLLoss(ClassIdLoss):
+class MSMLLoss(TupletLoss):
     """Margin sample mining loss, MSML (Xiao, Luo, Zhang, Wang & Jiang, 2017).
 
     One term per batch: the hardest positive pair against the hardest negative pair of the batch::

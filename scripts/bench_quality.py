@@ -1,0 +1,116 @@
+"""Verifiers on unseen classes, side by side: our recipe vs pytorch-metric-learning's, 3 seeds.
+
+On class-disjoint digits (`data.split=classes`: train 0–6, evaluate 7–9), or on any image folder
+(`--folder ROOT`, `data=folder data.split=classes`), with the same tower, epochs and images seen:
+
+- ours:        `python scripts/train.py loss=<--loss>` with the config's defaults (plus `--set` overrides);
+- PML:         pytorch-metric-learning's `ContrastiveLoss()` with its defaults (pos margin 0,
+               neg margin 1, Euclidean distance on the normalised embeddings, AvgNonZeroReducer)
+               on P×K batches — our P×K sampler draws batches the way PML's MPerClassSampler does
+               (K images of each of P classes); PML is imported here only, as the peer;
+- raw pixels:  the flattened, L2-normalised images;
+- untrained:   the same tower with `trainer.max_epochs=0`.
+
+Early stopping is off, so every trained variant gets exactly `--epochs` epochs. Figures are
+mean ± std over the seeds.
+
+    python scripts/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--loss dcontrastive] [--set k=v ...]
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from pytorch_metric_learning.losses import ContrastiveLoss as PMLContrastiveLoss
+
+from siamese.benchmarking import machine_header
+from siamese.evaluation import evaluate
+from siamese.losses import ClassIdLoss
+from siamese.nets import RawPixels
+from siamese.pipeline import settings_from, train
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+FIGURES = ("auc", "eer", "map_at_r", "p_at_1", "one_shot", "train_s")
+
+
+class PMLContrastivePeer(ClassIdLoss):
+    """PML's ContrastiveLoss with its defaults on the batch's embeddings and class ids."""
+
+    batch_kind = "pk"
+
+    def __init__(self):
+        super().__init__()
+        self.pml = PMLContrastiveLoss()
+
+    def compute_batch(self, x, labels):
+        return {"loss": self.pml(x, labels)}
+
+
+def figures(report: dict, seconds: float) -> dict:
+    v, r, o = report["verification"], report["retrieval"], report["one_shot"]
+    return {"auc": v["auc"], "eer": v["eer"], "map_at_r": r["map_at_r"], "p_at_1": r["p_at_1"],
+            "one_shot": o["accuracy"], "n_way": o["n_way"], "train_s": seconds}
+
+
+def run(overrides: list[str] | None, base: list[str], tmp: str) -> dict:
+    """Train (or, for ``overrides=None``, evaluate raw pixels) and return the figures."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("train", [*base, *(overrides or []), f"run_dir={tmp}", "trainer.enable_progress_bar=false",
+                                "callbacks.early_stopping=null"])
+    if overrides is None:
+        return figures(evaluate(RawPixels(), instantiate(cfg.data), settings_from(cfg)).report, 0.0)
+    with contextlib.redirect_stdout(io.StringIO()):
+        report = train(cfg)
+    return figures(report, report["training"]["seconds"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--loss", default="dcontrastive")
+    parser.add_argument("--set", nargs="*", default=[], help="extra overrides for our recipe (key=value)")
+    parser.add_argument("--folder", help="an image folder root/<class>/<image> instead of digits")
+    args = parser.parse_args()
+    data = ["data=folder", f"data.source.root={args.folder}"] if args.folder else []
+    base = [*data, "data.split=classes", f"trainer.max_epochs={args.epochs}"]
+    variants = {
+        f"ours ({args.loss}{', ' + ' '.join(args.set) if args.set else ''})": [f"loss={args.loss}", *args.set],
+        "PML ContrastiveLoss (defaults), P×K": ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer",
+                                                "~loss.margin", "~loss.form", "~loss.pairs", "~loss.reduction",
+                                                "~loss.miner", "~loss.miner_margin"],
+        "raw pixels": None,
+        "untrained tower": [f"loss={args.loss}", "trainer.max_epochs=0"],
+    }
+    results = {name: [] for name in variants}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in args.seeds:
+            for k, (name, overrides) in enumerate(variants.items()):
+                start = time.perf_counter()
+                results[name].append(run(overrides, [*base, f"seed={seed}"], f"{tmp}/{seed}_{k}"))
+                print(f"seed {seed}: {name} done in {time.perf_counter() - start:.0f} s", flush=True)
+    print("\n" + machine_header())
+    print(f"\ndata: {'folder ' + args.folder if args.folder else 'digits'}, split=classes, {args.epochs} epochs, "
+          f"seeds {args.seeds}; mean ± std over seeds\n")
+    n_way = results[next(iter(results))][0]["n_way"]
+    print(f"| variant | AUC | EER | MAP@R | P@1 | {n_way}-way one-shot | train s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, rows in results.items():
+        cells = []
+        for key in FIGURES:
+            values = [r[key] for r in rows]
+            std = statistics.pstdev(values) if len(values) > 1 else 0.0
+            cells.append(f"{statistics.mean(values):.1f} ± {std:.1f}" if key == "train_s"
+                         else f"{statistics.mean(values):.4f} ± {std:.4f}")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
