@@ -24,6 +24,10 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench_eval.py
 	$(BIN)/python scripts/bench_losses.py
 	$(BIN)/python scripts/compare_losses.py
+	$(BIN)/python scripts/bench_index.py
+	$(BIN)/python scripts/bench_data.py
+	$(BIN)/python scripts/bench_faults.py
+	$(BIN)/python scripts/bench_quality.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

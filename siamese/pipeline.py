@@ -50,8 +50,10 @@ def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
         PairDataModule.check_settings(**{k: v for k, v in cfg.data.items()
                                          if k not in ("_target_", "source", "augment")})
     if loss.needs_class_ids and not data_class.has_class_ids:
-        raise ValueError(f"loss {type(loss).__name__} needs class ids, but {data_class.__name__} gives pairs "
-                         "without them: use a pair loss (contrastive, dcontrastive, hinge)")
+        fix = ("add loss.pairs=sampled (and loss.reduction=seed for the seed's formula)"
+               if getattr(loss, "pairs", None) == "batch_all" else "use a pair loss (contrastive, dcontrastive, hinge)")
+        raise ValueError(f"loss {type(loss).__name__} with these settings needs class ids, but "
+                         f"{data_class.__name__} gives pairs without them: {fix}")
     net = instantiate(cfg.model)
     loss.bind(net.num_stages, net.embedding_dim)
     optimizer = instantiate(cfg.optimizer)

@@ -241,6 +241,16 @@ def test_dcontrastive_reduces_each_layer_on_its_own():
     assert out["layer2"].item() == pytest.approx(2 * out["layer1"].item(), rel=1e-5)  # same distances, w=2
 
 
+def test_nonzero_reduction_and_miner_let_nan_reach_the_guard():
+    terms = torch.tensor([float("nan"), 1.0, 0.0])
+    assert torch.isnan(reduce_terms(terms, torch.tensor([1.0, 0.0, 0.0]), None, "nonzero"))
+    x, labels, batch = pk_batch(seed=4)
+    x[0] = float("nan")
+    i, j = torch.triu_indices(len(x), len(x), offset=1)
+    keep = hard_pair_mask(x, labels, i, j, margin=0.1)
+    assert keep[(i == 0) | (j == 0)].all()
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"pairs": "all"}, r"loss\.pairs must be one of \['sampled', 'batch_all'\], got 'all'"),
     ({"reduction": "sum"}, r"loss\.reduction must be one of"),

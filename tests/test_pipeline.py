@@ -205,3 +205,6 @@ def test_csv_pair_list_trains_and_reports_verification_only(tmp_path):
 
     proc = run_script("train.py", f"hydra.run.dir={tmp_path / 'bad'}", "trainer=debug", "loss=trihard", *data)
     assert proc.returncode != 0 and "needs class ids" in proc.stderr
+    proc = run_script("train.py", f"hydra.run.dir={tmp_path / 'bad2'}", "trainer=debug", "loss=dcontrastive",
+                      "loss.pairs=batch_all", *data)
+    assert proc.returncode != 0 and "add loss.pairs=sampled" in proc.stderr

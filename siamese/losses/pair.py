@@ -80,7 +80,7 @@ def hard_pair_mask(x: Tensor, labels: Tensor, i: Tensor, j: Tensor, margin: floa
         dij, pos = d[i, j], labels[i] == labels[j]
         keep_pos = (dij > hardest_neg[i] - margin) | (dij > hardest_neg[j] - margin)
         keep_neg = (dij < hardest_pos[i] + margin) | (dij < hardest_pos[j] + margin)
-        return torch.where(pos, keep_pos, keep_neg)
+        return torch.where(pos, keep_pos, keep_neg) | ~torch.isfinite(dij)   # NaN must reach the guard
 
 
 def reduce_terms(terms: Tensor, y: Tensor, keep: Tensor | None, reduction: str) -> Tensor:
@@ -88,12 +88,14 @@ def reduce_terms(terms: Tensor, y: Tensor, keep: Tensor | None, reduction: str) 
 
     ``seed``: ``Σ / (2P)``, as the seed document writes it; ``mean``: ``Σ / P``; ``nonzero``: the
     same-pair terms averaged over those that are non-zero, plus the different-pair terms likewise
-    (each part 0 when it has no non-zero term; never NaN). ``P`` counts kept pairs (0 → loss 0).
+    (each part 0 when it has no non-zero term; never NaN from empty parts, while a NaN term still
+    propagates to the loss). ``P`` counts kept pairs (0 → loss 0).
     """
     if keep is not None:
         terms, y = terms[keep], y[keep]
     if reduction == "nonzero":
-        parts = [terms[(y == side) & (terms > 0)] for side in (1, 0)]
+        # terms are >= 0, so "!= 0" picks the non-zero ones and, unlike "> 0", keeps a NaN for the guard
+        parts = [terms[(y == side) & (terms != 0)] for side in (1, 0)]
         return sum(part.sum() / max(len(part), 1) for part in parts)
     return terms.sum() / max(len(terms) * (2 if reduction == "seed" else 1), 1)
 
