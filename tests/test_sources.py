@@ -1,6 +1,5 @@
 """Real-data sources on tiny trees made in temp dirs: Omniglot, local MNIST, CSV pair lists, LFW
 training folders, bad images, augmentation and in-tower normalisation."""
-import numpy as np
 import pytest
 import torch
 
