@@ -77,10 +77,10 @@ def load_weights(module: SiameseModule, checkpoint: Path) -> None:
     module.load_state_dict(checkpoint_state(checkpoint))
 
 
-def _finish(run_dir: Path, result: Evaluation, checkpoint: Path | None, cfg: DictConfig) -> dict:
+def _finish(run_dir: Path, result: Evaluation, checkpoint: Path | None, digest: str | None, cfg: DictConfig) -> dict:
     report = result.report
     report["checkpoint"] = str(checkpoint) if checkpoint else None
-    report["checkpoint_sha256"] = sha256_file(checkpoint) if checkpoint else None
+    report["checkpoint_sha256"] = digest
     report["config"] = OmegaConf.to_container(cfg, resolve=True)
     write_report(run_dir, report, result.test_dist, result.test_y)
     print_summary(report, run_dir)
@@ -91,13 +91,14 @@ def train(cfg: DictConfig) -> dict:
     """Fit the twin, reload the best checkpoint, export the gallery index and write the report."""
     run_dir = Path(cfg.run_dir)
     settings = settings_from(cfg)
+    index_spec = instantiate(cfg.index)                       # config errors before any data is read
+    resume = resume_checkpoint(run_dir, cfg.get("ckpt_path"))
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     module, datamodule = build(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     trainer = instantiate(cfg.trainer, callbacks=callbacks, default_root_dir=str(run_dir),
                           logger=CSVLogger(str(run_dir), name="logs", version=""))
-    resume = resume_checkpoint(run_dir, cfg.get("ckpt_path"))
     start = time.perf_counter()
     with warnings.catch_warnings():
         # The default data sits in memory; worker processes would only add start-up time.
@@ -109,18 +110,17 @@ def train(cfg: DictConfig) -> dict:
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     if best:
         load_weights(module, best)
-    index_spec = instantiate(cfg.index)
+    digest = sha256_file(best) if best else None
     result = evaluate_model(module.net, datamodule, settings, index_spec=index_spec)
     gallery_split, _ = datamodule.retrieval_splits
     save_index(run_dir, result.index, result.gallery_labels, split=gallery_split,
                classes=list(datamodule.source.classes), threshold=result.report["verification"]["threshold"],
-               checkpoint=str(best) if best else None,
-               checkpoint_sha256=sha256_file(best) if best else None,
+               checkpoint=str(best) if best else None, checkpoint_sha256=digest,
                **index_description(index_spec, result.gallery, result.index, cfg.recall_check, cfg.model,
                                    cfg.data.source))
     result.report["training"] = training
     result.report["skipped_images"] = getattr(datamodule.source, "skipped", [])
-    return _finish(run_dir, result, best, cfg)
+    return _finish(run_dir, result, best, digest, cfg)
 
 
 def resume_checkpoint(run_dir: Path, ckpt_path: str | None) -> str | None:
@@ -168,4 +168,4 @@ def evaluate(cfg: DictConfig) -> dict:
                       "the gallery is embedded afresh for this evaluation (index.faiss is left as it is)",
                       stacklevel=2)
         result = evaluate_model(module.net, datamodule, settings_from(cfg), test_pairs=test_pairs)
-    return _finish(run_dir, result, checkpoint, train_cfg)
+    return _finish(run_dir, result, checkpoint, digest, train_cfg)

@@ -133,6 +133,7 @@ def test_healthy_training_does_not_warn_of_collapse(tmp_path):
     ("model.channels=[]", r"model\.channels must be a non-empty list"),
 ])
 def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, monkeypatch):
+    """build() and train() both: train() checks its own keys (index, ckpt_path) before building."""
     def no_reading(*args, **kwargs):
         raise AssertionError("data was read before the config was checked")
 
@@ -140,3 +141,16 @@ def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, m
     cfg = compose_config("train", ["loss=dcontrastive", override, f"run_dir={tmp_path}"])
     with pytest.raises(Exception, match=match):
         build(cfg)
+
+
+@pytest.mark.parametrize("override,match", [
+    ("index.metric=cosine", r"index\.metric must be one of \['ip', 'l2'\], got 'cosine'"),
+    ("ckpt_path=last", r"ckpt_path=last: '.*last\.ckpt' not found"),
+])
+def test_train_checks_index_and_resume_settings_before_reading_data(override, match, tmp_path, monkeypatch):
+    def no_reading(*args, **kwargs):
+        raise AssertionError("data was read before the config was checked")
+
+    monkeypatch.setattr(DigitsImages, "__init__", no_reading)
+    with pytest.raises(Exception, match=match):
+        train(compose_config("train", [override, f"run_dir={tmp_path}"]))
