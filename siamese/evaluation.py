@@ -55,7 +55,7 @@ def distances_between(net: nn.Module, source, pairs_ij: np.ndarray, datamodule: 
     Each distinct image is embedded once, with the data module's batch size and workers.
     """
     positions, inverse = np.unique(pairs_ij, return_inverse=True)
-    emb, _ = embed(net, datamodule._loader(ImageDataset(source, positions)), device_of(net))
+    emb, _ = embed(net, datamodule.loader(ImageDataset(source, positions)), device_of(net))
     inverse = inverse.reshape(-1, 2)
     return np.linalg.norm(emb[inverse[:, 0]] - emb[inverse[:, 1]], axis=1)
 

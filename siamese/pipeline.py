@@ -160,12 +160,12 @@ def evaluate(cfg: DictConfig) -> dict:
     load_weights(module, checkpoint)
     index, meta = load_index(run_dir)
     digest = sha256_file(checkpoint)
-    if meta.get("checkpoint_sha256") == digest:
-        result = evaluate_model(module.net, datamodule, settings_from(cfg), index=index,
-                                gallery_labels=np.asarray(meta["labels"]), test_pairs=test_pairs)
-    else:
+    gallery_labels = np.asarray(meta["labels"])
+    if meta.get("checkpoint_sha256") != digest:
         warnings.warn(f"index.json was built from another checkpoint than {checkpoint.name}: "
                       "the gallery is embedded afresh for this evaluation (index.faiss is left as it is)",
                       stacklevel=2)
-        result = evaluate_model(module.net, datamodule, settings_from(cfg), test_pairs=test_pairs)
+        index, gallery_labels = None, None
+    result = evaluate_model(module.net, datamodule, settings_from(cfg), index=index,
+                            gallery_labels=gallery_labels, test_pairs=test_pairs)
     return _finish(run_dir, result, checkpoint, digest, train_cfg)

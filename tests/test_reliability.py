@@ -126,18 +126,22 @@ def test_healthy_training_does_not_warn_of_collapse(tmp_path):
     assert not [w for w in caught if "collapsed" in str(w.message)]
 
 
+@pytest.fixture
+def no_data_reading(monkeypatch):
+    """Reading the default data set fails the test: config checks must come first."""
+    def no_reading(*args, **kwargs):
+        raise AssertionError("data was read before the config was checked")
+
+    monkeypatch.setattr(DigitsImages, "__init__", no_reading)
+
+
 @pytest.mark.parametrize("override,match", [
     ("data.split=bogus", r"data\.split must be one of \['samples', 'classes', 'source'\], got 'bogus'"),
     ("data.positive_fraction=2", r"data\.positive_fraction must be in \(0, 1\), got 2"),
     ("loss.m1=5", r"loss\.m1 must be < loss\.m2 at layer 1, got m1=5\.0, m2=1\.0"),
     ("model.channels=[]", r"model\.channels must be a non-empty list"),
 ])
-def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, monkeypatch):
-    """build() and train() both: train() checks its own keys (index, ckpt_path) before building."""
-    def no_reading(*args, **kwargs):
-        raise AssertionError("data was read before the config was checked")
-
-    monkeypatch.setattr(DigitsImages, "__init__", no_reading)
+def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, no_data_reading):
     cfg = compose_config("train", ["loss=dcontrastive", override, f"run_dir={tmp_path}"])
     with pytest.raises(Exception, match=match):
         build(cfg)
@@ -147,10 +151,6 @@ def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, m
     ("index.metric=cosine", r"index\.metric must be one of \['ip', 'l2'\], got 'cosine'"),
     ("ckpt_path=last", r"ckpt_path=last: '.*last\.ckpt' not found"),
 ])
-def test_train_checks_index_and_resume_settings_before_reading_data(override, match, tmp_path, monkeypatch):
-    def no_reading(*args, **kwargs):
-        raise AssertionError("data was read before the config was checked")
-
-    monkeypatch.setattr(DigitsImages, "__init__", no_reading)
+def test_train_checks_index_and_resume_settings_before_reading_data(override, match, tmp_path, no_data_reading):
     with pytest.raises(Exception, match=match):
         train(compose_config("train", [override, f"run_dir={tmp_path}"]))

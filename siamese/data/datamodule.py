@@ -61,7 +61,33 @@ class ImageDataset(Dataset):
         return {"x": self.source[i], "c": torch.tensor(int(self.source.labels[i]))}
 
 
-class PairDataModule(pl.LightningDataModule):
+class PairBatchModule(pl.LightningDataModule):
+    """What both pair data modules share: loaders over ``self.source`` (``batch_size``,
+    ``num_workers``), the fixed val / test pairs ``fixed_pairs``, and the images of each part
+    (``indices``). ``has_class_ids`` says whether batches carry ``c1``, ``c2``."""
+
+    has_class_ids = True
+
+    @property
+    def channels(self) -> int:
+        return self.source.channels
+
+    def loader(self, dataset: Dataset) -> DataLoader:
+        """A loader in order (never shuffled: pair order is already random and seeded)."""
+        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader(PairDataset(self.source, self.fixed_pairs["val"], with_class_ids=self.has_class_ids))
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader(PairDataset(self.source, self.fixed_pairs["test"], with_class_ids=self.has_class_ids))
+
+    def images_dataloader(self, name: str) -> DataLoader:
+        """Single images ``{x, c}`` of a part (``train``/``val``/``test``), in index order."""
+        return self.loader(ImageDataset(self.source, self.indices[name]))
+
+
+class PairDataModule(PairBatchModule):
     """Train / val / test pairs over an image source.
 
     Args:
@@ -88,8 +114,6 @@ class PairDataModule(pl.LightningDataModule):
     Training pairs depend on the epoch, so the trainer must reload the train loader every epoch
     (``reload_dataloaders_every_n_epochs: 1``, set in ``conf/trainer``).
     """
-
-    has_class_ids = True
 
     def __init__(self, source, split: str = "samples", holdout: float = 0.2,
                  holdout_classes: float = 0.3, positive_fraction: float = 0.5,
@@ -140,10 +164,6 @@ class PairDataModule(pl.LightningDataModule):
         if sampler == "pk" and (int(k) < 2 or int(k) % 2 or int(p) < 2):
             raise ValueError(f"data.sampler=pk needs an even data.k >= 2 and data.p >= 2, got p={p}, k={k}")
 
-    @property
-    def channels(self) -> int:
-        return self.source.channels
-
     def pairs(self, name: str, epoch: int = 0) -> np.ndarray:
         """Pairs ``(i, j, y)`` (source positions) of split ``name``; a pure function of seed, split, epoch."""
         stream = {"train": 0, "val": 1, "test": 2}[name]
@@ -157,23 +177,9 @@ class PairDataModule(pl.LightningDataModule):
             local = sample_pairs(labels, self.n_pairs[name], self.positive_fraction, rng)
         return np.stack([idx[local[:, 0]], idx[local[:, 1]], local[:, 2]], axis=1)
 
-    def _loader(self, dataset: Dataset, shuffle: bool = False) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, shuffle=shuffle,
-                          num_workers=self.num_workers, persistent_workers=False)
-
     def train_dataloader(self) -> DataLoader:
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        return self._loader(PairDataset(self.source, self.pairs("train", epoch), transform=self.augment))
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(PairDataset(self.source, self.fixed_pairs["val"]))
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(PairDataset(self.source, self.fixed_pairs["test"]))
-
-    def images_dataloader(self, name: str) -> DataLoader:
-        """Single images of a split (``train``/``val``/``test``), in index order."""
-        return self._loader(ImageDataset(self.source, self.indices[name]))
+        return self.loader(PairDataset(self.source, self.pairs("train", epoch), transform=self.augment))
 
     @property
     def retrieval_splits(self) -> tuple[str, str]:
@@ -181,7 +187,7 @@ class PairDataModule(pl.LightningDataModule):
         return ("train", "test") if self.split == "samples" else ("val", "test")  # unseen classes: enrol val
 
 
-class PairListDataModule(pl.LightningDataModule):
+class PairListDataModule(PairBatchModule):
     """Pairs read from a file — a CSV ``path1,path2,label[,fold]`` or an LFW ``pairs.txt`` — with no
     class ids: pair losses only, and verification-only evaluation (no retrieval, no one-shot).
 
@@ -229,27 +235,10 @@ class PairListDataModule(pl.LightningDataModule):
         self.fixed_pairs = {name: self.rows[name] for name in ("val", "test")}
         test_folds = folds[parts["test"]]
         self.test_folds = test_folds if len(np.unique(test_folds)) > 1 else None
-        self.indices = {name: np.unique(r[:, :2]) for name, r in self.rows.items()}
+        self.indices = {name: np.unique(r[:, :2]) for name, r in self.rows.items()}  # labels -1: unknown
         self.batch_size, self.num_workers, self.seed = int(batch_size), int(num_workers), int(seed)
-
-    @property
-    def channels(self) -> int:
-        return self.source.channels
-
-    def _loader(self, dataset: Dataset) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         order = np.random.default_rng([self.seed, 0, epoch]).permutation(len(self.rows["train"]))
-        return self._loader(PairDataset(self.source, self.rows["train"][order], with_class_ids=False))
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(PairDataset(self.source, self.rows["val"], with_class_ids=False))
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(PairDataset(self.source, self.rows["test"], with_class_ids=False))
-
-    def images_dataloader(self, name: str) -> DataLoader:
-        """Distinct images of a part's pairs (labels ``-1``: unknown)."""
-        return self._loader(ImageDataset(self.source, self.indices[name]))
+        return self.loader(PairDataset(self.source, self.rows["train"][order], with_class_ids=False))

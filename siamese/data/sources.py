@@ -18,6 +18,11 @@ from torch import Tensor
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
 
+def check_channels(channels: int) -> None:
+    if int(channels) not in (1, 3):
+        raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+
+
 class DigitsImages:
     """scikit-learn's ``load_digits`` (1797 8×8 images of 10 digits, shipped with the package).
 
@@ -28,8 +33,7 @@ class DigitsImages:
     def __init__(self, image_size: int = 32, channels: int = 1):
         from sklearn.datasets import load_digits
 
-        if int(channels) not in (1, 3):
-            raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+        check_channels(channels)
         digits = load_digits()
         x = torch.from_numpy(digits.images).float().div(16.0).unsqueeze(1)  # (N, 1, 8, 8)
         x = F.interpolate(x, size=(int(image_size),) * 2, mode="bilinear", align_corners=False)
@@ -84,8 +88,7 @@ class PathImages:
 
     def __init__(self, paths, labels, classes, image_size: int = 32, channels: int = 1,
                  on_bad_image: str = "raise"):
-        if int(channels) not in (1, 3):
-            raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+        check_channels(channels)
         if on_bad_image not in BAD_IMAGE_POLICIES:
             raise ValueError(f"data.source.on_bad_image must be one of {list(BAD_IMAGE_POLICIES)}, got {on_bad_image!r}")
         self.image_size, self.channels = int(image_size), int(channels)
@@ -218,8 +221,7 @@ class MNISTImages:
 
         if variant not in self.DATASETS:
             raise ValueError(f"data.source.variant must be one of {sorted(self.DATASETS)}, got {variant!r}")
-        if int(channels) not in (1, 3):
-            raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+        check_channels(channels)
         name = self.DATASETS[variant]
         cls = getattr(torchvision.datasets, name)
         try:

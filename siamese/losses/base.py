@@ -20,6 +20,31 @@ def positive(key: str, value: float) -> float:
     return value
 
 
+def pairwise_dist(x: Tensor) -> Tensor:
+    """Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``; exact zeros become 1e-6.
+
+    Gram form ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul, no ``(B, B, D)`` difference tensor), clamped at
+    0 against rounding, then at 1e-12 under the square root so its gradient stays finite.
+    """
+    norms = x.pow(2).sum(dim=1)
+    sq = norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * x @ x.T
+    return sq.clamp_min(1e-12).sqrt()
+
+
+def masks(labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``(positive (B, B), negative (B, B))`` boolean masks; the diagonal is in neither."""
+    same = labels.unsqueeze(0) == labels.unsqueeze(1)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    return same & ~eye, ~same
+
+
+def hardest(d: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per anchor: farthest positive ``(B,)``, nearest negative ``(B,)``, and which anchors have both."""
+    hard_pos = torch.where(pos, d, torch.full_like(d, -torch.inf)).amax(dim=1)
+    hard_neg = torch.where(neg, d, torch.full_like(d, torch.inf)).amin(dim=1)
+    return hard_pos, hard_neg, pos.any(dim=1) & neg.any(dim=1)
+
+
 class SiameseLoss(nn.Module):
     """Base class: subclasses implement ``compute(e1, e2, batch)`` on float32 embeddings."""
 

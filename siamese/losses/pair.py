@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from siamese.losses.base import SiameseLoss, positive
+from siamese.losses.base import SiameseLoss, hardest, masks, pairwise_dist, positive
 
 
 def sqdist(a: Tensor, b: Tensor) -> Tensor:
@@ -71,12 +71,8 @@ def hard_pair_mask(x: Tensor, labels: Tensor, i: Tensor, j: Tensor, margin: floa
     ``d(i, j) < d⁺(a) + margin``, for ``a = i`` or ``a = j``.
     """
     with torch.no_grad():
-        norms = x.pow(2).sum(1)
-        d = (norms[:, None] + norms[None, :] - 2 * x @ x.T).clamp_min(0).sqrt()
-        same = labels[:, None] == labels[None, :]
-        eye = torch.eye(len(labels), dtype=torch.bool, device=x.device)
-        hardest_neg = torch.where(~same, d, torch.full_like(d, torch.inf)).amin(1)
-        hardest_pos = torch.where(same & ~eye, d, torch.full_like(d, -torch.inf)).amax(1)
+        d = pairwise_dist(x)
+        hardest_pos, hardest_neg, _ = hardest(d, *masks(labels))
         dij, pos = d[i, j], labels[i] == labels[j]
         keep_pos = (dij > hardest_neg[i] - margin) | (dij > hardest_neg[j] - margin)
         keep_neg = (dij < hardest_pos[i] + margin) | (dij < hardest_pos[j] + margin)

@@ -1,7 +1,7 @@
 """Batch-mining losses over the ``B`` embeddings of a batch and their class ids.
 
-All work on the Euclidean distance matrix ``d (B, B)`` of the batch (``sqrt`` of the squared
-distance clamped at 1e-12, so identical embeddings keep finite gradients). Anchors, positives
+All work on the Euclidean distance matrix ``d (B, B)`` of the batch (``pairwise_dist`` in
+``siamese.losses.base``: identical embeddings keep finite gradients). Anchors, positives
 and negatives: ``p`` is a positive of ``a`` when ``c[p] = c[a]`` and ``p ≠ a``; ``n`` is a
 negative when ``c[n] ≠ c[a]``. They need several images per class in a batch: use the P×K
 sampler (``data.sampler=pk``), which the ``conf/loss`` files of these losses switch on.
@@ -13,31 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from siamese.losses.base import ClassIdLoss, positive
+from siamese.losses.base import ClassIdLoss, hardest, masks, pairwise_dist, positive
 
 
 class TupletLoss(ClassIdLoss):
     """Base of the batch-mining losses: they ask for P×K batches (``data.sampler=auto``)."""
 
     batch_kind = "pk"
-
-
-def pairwise_dist(x: Tensor) -> Tensor:
-    """Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``; exact zeros become 1e-6.
-
-    Gram form ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul, no ``(B, B, D)`` difference tensor), clamped at
-    0 against rounding, then at 1e-12 under the square root so its gradient stays finite.
-    """
-    norms = x.pow(2).sum(dim=1)
-    sq = norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * x @ x.T
-    return sq.clamp_min(1e-12).sqrt()
-
-
-def masks(labels: Tensor) -> tuple[Tensor, Tensor]:
-    """``(positive (B, B), negative (B, B))`` boolean masks; the diagonal is in neither."""
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-    return same & ~eye, ~same
 
 
 def _need_positive(pos: Tensor, name: str) -> None:
@@ -48,13 +30,6 @@ def _need_positive(pos: Tensor, name: str) -> None:
 
 def _margin_or_soft(x: Tensor, margin: float | None) -> Tensor:
     return F.softplus(x) if margin is None else torch.clamp(x + margin, min=0)
-
-
-def hardest(d: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Per anchor: farthest positive ``(B,)``, nearest negative ``(B,)``, and which anchors have both."""
-    hard_pos = torch.where(pos, d, torch.full_like(d, -torch.inf)).amax(dim=1)
-    hard_neg = torch.where(neg, d, torch.full_like(d, torch.inf)).amin(dim=1)
-    return hard_pos, hard_neg, pos.any(dim=1) & neg.any(dim=1)
 
 
 class TripletLoss(TupletLoss):
