@@ -1,14 +1,23 @@
 """FAISS index types on embedding-like vectors: build time, QPS, recall@10 vs exact, bytes/vector.
 
-Data (generator stated so anyone can rerun it): ``n`` vectors, D = 64, from ``n / 200``
-identities of 200 each — a random unit centre per identity plus Gaussian noise of standard
-deviation ``--sigma`` per dimension, L2-normalised (numpy default_rng(0)); 1000 queries drawn the
-same way from random identities (default_rng(1)). Each index is built once with the project's
-default parameters (conf/index) and searched at its default and at one tuned search setting.
-``--uniform`` replaces the clusters with uniform points on the sphere (the worst case).
-Also measured: export throughput (images/s) of scripts/export.py on the digits written as PNGs.
+Data (generators stated so anyone can rerun them): ``n`` vectors, D = 64, from ``n / 200``
+identities of 200 each — a random unit centre per identity plus Gaussian noise, L2-normalised
+(numpy default_rng(0)); 1000 queries drawn the same way from random identities (default_rng(1)).
+The noise has a total variance of ``D · sigma²`` in every generator; ``--data`` sets its shape:
 
-    python scripts/bench_index.py [--n 1000000] [--threads 2]
+- ``isotropic``: standard deviation ``sigma`` in every direction — no direction carries more of
+  the within-identity variation than another (the hardest case for a quantiser at a given spread);
+- ``tower``: the shape of a trained tower's embeddings — the script trains the default recipe
+  (``scripts/train.py loss=dcontrastive`` on the digits) and uses the eigenvalues of the pooled
+  within-class covariance of its gallery embeddings, along a random orthonormal basis
+  (default_rng(2)), rescaled to the same total variance;
+- ``uniform``: uniform points on the sphere, no identities (the worst case for IVF).
+
+Each index is built once with the project's default parameters (conf/index) and searched at its
+default and at one tuned search setting. Also measured: export throughput (images/s) of
+scripts/export.py on the digits written as PNGs, with the trained tower.
+
+    python scripts/bench_index.py [--n 1000000] [--threads 2] [--data isotropic|tower|uniform]
     python scripts/bench_index.py --n 200000 --factory IVF256,PQ32x6 OPQ16,IVF256,PQ16x8   # other layouts
 """
 from __future__ import annotations
@@ -23,7 +32,7 @@ import faiss
 import numpy as np
 
 from siamese.benchmarking import machine_header, write_digits_pngs
-from siamese.index import FlatIndex, HNSWIndex, IVFFlatIndex, IVFPQIndex
+from siamese.index import FlatIndex, HNSWIndex, IVFFlatIndex, IVFPQIndex, load_index
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,13 +41,36 @@ def unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def clustered(n: int, dim: int, sigma: float, per_identity: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def clustered(n: int, dim: int, sigma: float, spectrum: np.ndarray | None = None,
+              per_identity: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """``(x (n, dim), queries (1000, dim))``: identity centres plus noise of total variance ``dim · sigma²``.
+
+    ``spectrum`` (``(dim,)`` variances, any scale): the noise's variance along each axis of a random
+    orthonormal basis, rescaled to that total; ``None``: ``sigma²`` along every axis.
+    """
+    if spectrum is not None and len(spectrum) != dim:
+        raise ValueError(f"the spectrum has {len(spectrum)} values, the vectors {dim} dimensions")
+    basis, _ = np.linalg.qr(np.random.default_rng(2).normal(size=(dim, dim)))
+
+    def noise(rng: np.random.Generator, count: int) -> np.ndarray:
+        if spectrum is None:
+            return sigma * rng.normal(size=(count, dim))
+        return (rng.normal(size=(count, dim)) * np.sqrt(spectrum / spectrum.sum() * dim * sigma ** 2)) @ basis.T
+
     rng = np.random.default_rng(0)
     centres = unit(rng.normal(size=(max(1, n // per_identity), dim)))
-    x = unit(centres[rng.integers(0, len(centres), n)] + sigma * rng.normal(size=(n, dim)).astype(np.float32))
+    x = unit(centres[rng.integers(0, len(centres), n)] + noise(rng, n))
     q_rng = np.random.default_rng(1)
-    q = unit(centres[q_rng.integers(0, len(centres), 1000)] + sigma * q_rng.normal(size=(1000, dim)))
+    q = unit(centres[q_rng.integers(0, len(centres), 1000)] + noise(q_rng, 1000))
     return x, q
+
+
+def within_class_spectrum(run_dir: Path) -> np.ndarray:
+    """Eigenvalues, largest first, of the pooled within-class covariance of a run's gallery index."""
+    index, meta = load_index(run_dir)
+    x, y = index.reconstruct_n(0, index.ntotal), np.asarray(meta["labels"])
+    residuals = np.concatenate([x[y == c] - x[y == c].mean(axis=0) for c in np.unique(y)])
+    return np.sort(np.linalg.eigvalsh(np.cov(residuals.T)))[::-1].clip(min=0.0)
 
 
 class FactoryIndex:
@@ -65,28 +97,40 @@ def recall(ids: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(a) & set(b)) / truth.shape[1] for a, b in zip(ids.tolist(), truth.tolist())]))
 
 
-def export_throughput() -> str:
-    """Train a debug run, write the digits as PNGs, export them; return the export's own report line."""
+def train_default(run_dir: Path) -> Path:
+    """Train the default recipe (``loss=dcontrastive`` on the digits) into ``run_dir``, quietly."""
+    import contextlib
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from siamese.pipeline import train
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", ["loss=dcontrastive", f"run_dir={run_dir}", "trainer.enable_progress_bar=false"])
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        train(cfg)
+    (run_dir / ".hydra").mkdir(exist_ok=True)
+    (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    return run_dir
+
+
+def export_throughput(run_dir: Path, tmp: Path) -> str:
+    """Write the digits as PNGs, export them with the run's tower; return the export's own report line."""
     import contextlib
 
     from hydra import compose, initialize_config_dir
 
     from siamese.export import export
-    from siamese.pipeline import train
 
-    with tempfile.TemporaryDirectory() as tmp:
-        write_digits_pngs(Path(tmp) / "png")
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-            cfg = compose("train", ["trainer=debug", f"run_dir={tmp}/run"])
-            with contextlib.redirect_stdout(io.StringIO()):
-                train(cfg)
-            (Path(tmp) / "run" / ".hydra").mkdir()
-            (Path(tmp) / "run" / ".hydra" / "config.yaml").write_text(__import__("omegaconf").OmegaConf.to_yaml(cfg))
-            ecfg = compose("export", [f"run_dir={tmp}/run", f"images={tmp}/png", "num_workers=2"])
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
-            export(ecfg)
-        return buffer.getvalue().strip()
+    write_digits_pngs(tmp / "png")
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        ecfg = compose("export", [f"run_dir={run_dir}", f"images={tmp}/png", f"out={tmp}/exported",
+                                  "num_workers=2"])
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        export(ecfg)
+    return buffer.getvalue().strip()
 
 
 def main() -> None:
@@ -95,23 +139,33 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--sigma", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--uniform", action="store_true")
+    parser.add_argument("--data", choices=("isotropic", "tower", "uniform"), default="isotropic",
+                        help="the shape of the within-identity noise (see the module docstring)")
     parser.add_argument("--factory", nargs="+", help="instead of conf/index's types: FAISS index_factory "
                         "strings, each searched at nprobe 16 and 64, beside exact Flat")
     args = parser.parse_args()
     faiss.omp_set_num_threads(args.threads)
     print(machine_header())
     print(f"faiss threads: {args.threads}")
-    if args.uniform:
-        rng = np.random.default_rng(0)
-        x, q = unit(rng.normal(size=(args.n, args.dim))), unit(np.random.default_rng(1).normal(size=(1000, args.dim)))
-    else:
-        x, q = clustered(args.n, args.dim, args.sigma)
-    data = "uniform on the sphere" if args.uniform else f"clustered, {args.n // 200} identities, sigma {args.sigma}"
-    print(f"data: {args.n} x {args.dim} ({data}), 1000 queries, k = 10\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = train_default(Path(tmp) / "run") if args.data == "tower" or not args.factory else None
+        if args.data == "uniform":
+            x = unit(np.random.default_rng(0).normal(size=(args.n, args.dim)))
+            q = unit(np.random.default_rng(1).normal(size=(1000, args.dim)))
+            data = "uniform on the sphere"
+        else:
+            spectrum = within_class_spectrum(run_dir) if args.data == "tower" else None
+            x, q = clustered(args.n, args.dim, args.sigma, spectrum)
+            data = f"{args.data} noise, {args.n // 200} identities, sigma {args.sigma}"
+            if spectrum is not None:
+                share = np.cumsum(spectrum) / spectrum.sum()
+                data += (f"; the trained tower's within-class variance: 50 % in {np.searchsorted(share, 0.5) + 1}, "
+                         f"90 % in {np.searchsorted(share, 0.9) + 1} of {args.dim} directions")
+        print(f"data: {args.n} x {args.dim} ({data}), 1000 queries, k = 10\n")
+        export_line = export_throughput(run_dir, Path(tmp)) if not args.factory else None
 
     # (name, spec, search knob, tuned values of that knob); the last row is a tuned *build*:
-    # 12-bit codes (24 B + 8 B id = 1/8 of Flat's 256 B), the default 8-bit codes losing recall to quantisation
+    # 12-bit codes (24 B code + 8 B id, plus 1 B of codebooks: just over 1/8 of Flat's 256 B)
     cases = [("flat", FlatIndex(), None, []),
              ("ivf", IVFFlatIndex(), "nprobe", [64]),
              ("hnsw", HNSWIndex(), "efSearch", [128]),
@@ -142,8 +196,8 @@ def main() -> None:
     print("| index | setting | build s | QPS | vs Flat | recall@10 | bytes / vector |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows).replace("| nan |", "| (same build) |"))
-    if not args.factory:
-        print(f"\nexport on digits (1797 PNGs, default tower, batch 256, 2 workers): {export_throughput()}")
+    if export_line:
+        print(f"\nexport on digits (1797 PNGs, the trained default tower, batch 256, 2 workers): {export_line}")
 
 
 if __name__ == "__main__":

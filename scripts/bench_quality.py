@@ -7,7 +7,9 @@ On class-disjoint digits (`data.split=classes`: train 0–6, evaluate 7–9), or
 - PML:         pytorch-metric-learning's `ContrastiveLoss()` with its defaults (pos margin 0,
                neg margin 1, Euclidean distance on the normalised embeddings, AvgNonZeroReducer)
                on P×K batches — our P×K sampler draws batches the way PML's MPerClassSampler does
-               (K images of each of P classes); PML is imported here only, as the peer;
+               (K images of each of P classes); PML is imported here only, as the peer. It trains
+               the model embedding, once for each `model.embedding` (last stage; all stages
+               concatenated), so it is measured at its better setting whatever ours uses;
 - raw pixels:  the flattened, L2-normalised images;
 - untrained:   the same tower with `trainer.max_epochs=0`.
 
@@ -33,7 +35,7 @@ from pytorch_metric_learning.losses import ContrastiveLoss as PMLContrastiveLoss
 from siamese.benchmarking import machine_header
 from siamese.evaluation import evaluate
 from siamese.losses import ClassIdLoss
-from siamese.nets import RawPixels
+from siamese.nets import EMBEDDINGS, RawPixels
 from siamese.pipeline import settings_from, train
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -81,13 +83,14 @@ def main() -> None:
     args = parser.parse_args()
     data = ["data=folder", f"data.source.root={args.folder}"] if args.folder else []
     base = [*data, "data.split=classes", f"trainer.max_epochs={args.epochs}"]
+    pml = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin", "~loss.form",
+           "~loss.pairs", "~loss.reduction", "~loss.miner", "~loss.miner_margin"]
     variants = {
         f"ours ({args.loss}{', ' + ' '.join(args.set) if args.set else ''})": [f"loss={args.loss}", *args.set],
-        "PML ContrastiveLoss (defaults), P×K": ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer",
-                                                "~loss.margin", "~loss.form", "~loss.pairs", "~loss.reduction",
-                                                "~loss.miner", "~loss.miner_margin"],
+        **{f"PML ContrastiveLoss (defaults), P×K, model.embedding={how}": [*pml, f"model.embedding={how}"]
+           for how in EMBEDDINGS},
         "raw pixels": None,
-        "untrained tower": [f"loss={args.loss}", "trainer.max_epochs=0"],
+        "untrained tower": [f"loss={args.loss}", *args.set, "trainer.max_epochs=0"],
     }
     results = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:

@@ -67,7 +67,7 @@ def stream_embeddings(net, dataset: StreamedImages, batch_size: int, num_workers
                                      "on_bad_image=skip leaves such files out")
                 skipped.append({"path": str(dataset.paths[i]), "error": error})
             if batch["x"] is not None:
-                chunks.append(net(batch["x"].to(device))[-1].float().cpu())
+                chunks.append(net.embed(batch["x"].to(device)).float().cpu())
                 positions.append(batch["i"])
             bar.update(len(batch["i"]) + len(batch["bad"]))
     if not chunks:

@@ -37,7 +37,7 @@ POINTS_PER_CENTROID = 39   # FAISS warns below ~39 training points per k-means c
 @torch.no_grad()
 def embed(net: nn.Module, loader: DataLoader, device: torch.device | str = "cpu"
           ) -> tuple[np.ndarray, np.ndarray]:
-    """Last-stage embeddings and class ids of every image a loader of ``{x, c}`` batches yields.
+    """Model embeddings (``net.embed``) and class ids of every image a loader of ``{x, c}`` batches yields.
 
     Returns ``(embeddings (N, D) float32, labels (N,) int64)``. The net is put in eval mode for the
     pass and restored to its previous mode afterwards.
@@ -47,7 +47,7 @@ def embed(net: nn.Module, loader: DataLoader, device: torch.device | str = "cpu"
     chunks, labels = [], []
     try:
         for batch in loader:
-            chunks.append(net(batch["x"].to(device))[-1].float().cpu())
+            chunks.append(net.embed(batch["x"].to(device)).float().cpu())
             labels.append(batch["c"].cpu())
     finally:
         net.train(was_training)

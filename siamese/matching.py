@@ -54,7 +54,7 @@ class Matcher:
     def embed(self, paths: list[Path]) -> np.ndarray:
         size, channels = int(self.meta["image"]["size"]), int(self.meta["image"]["channels"])
         x = torch.stack([load_image(p, size, channels) for p in paths])
-        return self.net(x)[-1].numpy()
+        return self.net.embed(x).numpy()
 
     def decision(self, dist: float) -> str | None:
         return None if self.threshold is None else ("same" if dist <= self.threshold else "different")

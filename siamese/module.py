@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from siamese import metrics
 from siamese.evaluation import retrieval_figures
 from siamese.index import build_flat_index
+from siamese.nets import combine_stages
 
 
 class NonFiniteError(RuntimeError):
@@ -22,7 +23,7 @@ class SiameseModule(pl.LightningModule):
     """Shared-weight twin around ``net`` (a tower returning per-stage embeddings) and ``loss``.
 
     Args:
-        net: the tower, ``x (B, C, H, W) -> [e_l (B, D_l)]``; its last stage is the embedding.
+        net: a ``siamese.nets.Tower``, ``x (B, C, H, W) -> [e_l (B, D_l)]``; ``net.embed`` gives the model embedding.
         loss: a loss module ``(e1, e2, batch) -> {"loss": scalar, <term>: scalar, ...}``; a loss with
             parameters (a classifier's weights) trains and checkpoints with the module.
         optimizer: ``params -> torch.optim.Optimizer`` (a Hydra ``_partial_``).
@@ -30,14 +31,14 @@ class SiameseModule(pl.LightningModule):
         num_classes: classes of the data, for losses that own a class-weight matrix.
         loss_name: how messages and logs name the loss (e.g. ``dcontrastive``).
         collapse_threshold: warn (once) when the mean pairwise distance of a training batch's
-            last-stage embeddings falls below this: the embeddings have collapsed to a point.
+            model embeddings falls below this: the embeddings have collapsed to a point.
 
     Every training step checks that each loss term and, after backward, each gradient is finite;
     otherwise it raises ``NonFiniteError`` naming the step, the term (``<loss_name>/<term>``) or
     parameter, and the last good checkpoint. It logs ``train/spread`` (the mean pairwise distance)
     and every term the loss returns (e.g. ``train/active``, the share of non-zero terms).
 
-    Validation logs, each epoch, from the last-stage embeddings of the validation pairs:
+    Validation logs, each epoch, from the model embeddings of the validation pairs:
     ``val/auc`` and ``val/eer`` of the pair distances (``y = 1`` same), and, when the data has class
     ids, ``val/p_at_1`` and ``val/map_at_r`` of leave-one-out retrieval among the distinct images.
     """
@@ -51,6 +52,7 @@ class SiameseModule(pl.LightningModule):
         self.collapse_threshold, self._collapse_warned = float(collapse_threshold), False
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.loss.bind(net.num_stages, net.embedding_dim, num_classes)
+        self.loss.embedding = net.embedding   # single-embedding losses train the model embedding
         self._val: list[dict[str, np.ndarray]] = []
 
     def forward(self, x1: Tensor, x2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
@@ -61,13 +63,17 @@ class SiameseModule(pl.LightningModule):
 
     @torch.no_grad()
     def embed(self, x: Tensor) -> Tensor:
-        """Model embedding (last stage, L2-normalised) of ``x (B, C, H, W)``: ``(B, D)``, eval mode."""
+        """Model embedding (``net.embed``, unit norm) of ``x (B, C, H, W)``: ``(B, D)``, eval mode."""
         was_training = self.net.training
         self.net.eval()
         try:
-            return self.net(x)[-1]
+            return self.net.embed(x)
         finally:
             self.net.train(was_training)
+
+    def _final(self, stages: list[Tensor]) -> Tensor:
+        """The model embedding of a side's per-stage list."""
+        return combine_stages(stages, self.net.embedding)
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         e1, e2 = self(batch["x1"], batch["x2"])
@@ -81,7 +87,7 @@ class SiameseModule(pl.LightningModule):
         for name, value in out.items():
             if name != "loss":
                 self.log(f"train/{name}", value, batch_size=b)
-        self._monitor_spread(torch.cat([e1[-1], e2[-1]]).detach().float())
+        self._monitor_spread(torch.cat([self._final(e1), self._final(e2)]).detach().float())
         return out["loss"]
 
     def on_after_backward(self) -> None:
@@ -112,7 +118,7 @@ class SiameseModule(pl.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         e1, e2 = self(batch["x1"], batch["x2"])
         self.log("val/loss", self.loss(e1, e2, batch)["loss"], batch_size=batch["x1"].shape[0])
-        a, b = e1[-1].float(), e2[-1].float()
+        a, b = self._final(e1).float(), self._final(e2).float()
         step = {"dist": (a - b).norm(dim=1).cpu().numpy(), "y": batch["y"].cpu().numpy()}
         if "c1" in batch:   # retrieval needs class ids
             step.update(emb=torch.cat([a, b]).cpu().numpy(), c=torch.cat([batch["c1"], batch["c2"]]).cpu().numpy(),

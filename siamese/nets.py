@@ -2,14 +2,44 @@
 
 The Siamese twin is this one tower applied to ``cat([x1, x2])``: both inputs go through the same
 modules in the same call, so the weights are shared by construction (no copies to keep in sync).
+The *model embedding* — what verification, the index and matching use — is made from the stages
+by ``combine_stages``: the last stage, or all stages concatenated.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+EMBEDDINGS = ("last", "concat")
+
+
+def combine_stages(stages: Sequence[Tensor], how: str = "last") -> Tensor:
+    """The model embedding from per-stage unit embeddings ``[e_l (B, D_l)]``.
+
+    ``last``: ``e_L (B, D_L)``. ``concat``: ``cat(e_1, …, e_L) / √L (B, Σ D_l)``, still of unit
+    norm, and its squared distance is the mean of the stages' squared distances,
+    ``‖a − b‖² = (1/L) Σ_l ‖a_l − b_l‖²`` — the quantity the per-layer loss trains at every stage.
+    """
+    if how == "last":
+        return stages[-1]
+    if how == "concat":
+        return torch.cat(list(stages), dim=1) / math.sqrt(len(stages))
+    raise ValueError(f"model.embedding must be one of {list(EMBEDDINGS)}, got {how!r}")
+
+
+class Tower(nn.Module):
+    """Base of the towers: ``forward(x)`` gives per-stage embeddings, ``embed(x)`` the model embedding."""
+
+    embedding = "last"
+
+    def embed(self, x: Tensor) -> Tensor:
+        """``x (B, C, H, W) -> (B, embedding_dim)``: ``combine_stages(self(x), self.embedding)``."""
+        return combine_stages(self(x), self.embedding)
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -25,7 +55,7 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
     )
 
 
-class ConvTower(nn.Module):
+class ConvTower(Tower):
     """Conv stages, each followed by a pooled, projected, L2-normalised embedding head.
 
     Args:
@@ -34,15 +64,20 @@ class ConvTower(nn.Module):
         embedding_dim: ``D_l`` of each stage's embedding, an int for all stages or one per stage.
         input_mean, input_std: per-channel input normalisation ``(x − mean) / std`` applied first,
             inside the tower, so evaluation, export and matching normalise exactly as training did.
+        embedding: how the model embedding is made from the stages (``combine_stages``):
+            ``last`` (``D_L`` values) or ``concat`` (``Σ D_l`` values).
 
     ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
-    ``e_l = normalize(W_l · avgpool(stage_l(…stage_1(x))))``. The last one is the model's embedding.
+    ``e_l = normalize(W_l · avgpool(stage_l(…stage_1(x))))``.
     """
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
                  embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
-                 input_std: Sequence[float] | None = None):
+                 input_std: Sequence[float] | None = None, embedding: str = "last"):
         super().__init__()
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"model.embedding must be one of {list(EMBEDDINGS)}, got {embedding!r}")
+        self.embedding = embedding
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1:
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {channels}")
@@ -74,8 +109,8 @@ class ConvTower(nn.Module):
 
     @property
     def embedding_dim(self) -> int:
-        """Dimension of the model's embedding (the last stage's)."""
-        return self.embedding_dims[-1]
+        """Dimension of the model embedding: the last stage's, or the sum over stages for ``concat``."""
+        return sum(self.embedding_dims) if self.embedding == "concat" else self.embedding_dims[-1]
 
     def forward(self, x: Tensor) -> list[Tensor]:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -90,7 +125,7 @@ class ConvTower(nn.Module):
         return out
 
 
-class RawPixels(nn.Module):
+class RawPixels(Tower):
     """Baseline "tower" without parameters: the flattened, L2-normalised image as its one embedding.
 
     ``x (B, C, H, W) -> [normalize(flatten(x)) (B, C·H·W)]``. Evaluating it through the same code as a

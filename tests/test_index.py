@@ -8,6 +8,7 @@ import torch
 
 from siamese import index as idx
 from siamese.atomic import atomic_write_many, json_bytes
+from siamese.nets import Tower
 
 
 def unit_vectors(n, d, seed=0):
@@ -81,7 +82,7 @@ def test_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path, monkey
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
 
 
-class OneStageTower(torch.nn.Module):
+class OneStageTower(Tower):
     """A tower with one stage and dropout, so that train and eval mode give different outputs."""
 
     def __init__(self):

@@ -88,3 +88,27 @@ def test_raw_pixels_baseline_is_the_normalised_image():
     x = torch.rand(3, 1, 4, 4)
     (e,) = RawPixels()(x)
     assert e.shape == (3, 16) and torch.allclose(e * x.flatten(1).norm(dim=1, keepdim=True), x.flatten(1))
+
+
+def test_concat_embedding_is_unit_norm_and_averages_the_stage_distances():
+    """model.embedding=concat: ‖a − b‖² of the model embeddings = mean over stages of ‖a_l − b_l‖²."""
+    torch.manual_seed(0)
+    net = ConvTower(channels=(4, 8, 16), embedding_dim=[3, 5, 7], embedding="concat")
+    x1, x2 = torch.randn(6, 1, 16, 16), torch.randn(6, 1, 16, 16)
+    a, b = net.embed(x1), net.embed(x2)
+    assert a.shape == (6, 15) and net.embedding_dim == 15
+    assert torch.allclose(a.norm(dim=1), torch.ones(6), atol=1e-5)
+    per_stage = torch.stack([(u - v).pow(2).sum(dim=1) for u, v in zip(net(x1), net(x2))])   # (3, 6)
+    assert torch.allclose((a - b).pow(2).sum(dim=1), per_stage.mean(dim=0), atol=1e-5)
+    assert ConvTower(channels=(4, 8), embedding_dim=5).embed(x1).shape == (6, 5)   # default: the last stage
+    with pytest.raises(ValueError, match="model.embedding must be one of \\['last', 'concat'\\], got 'mean'"):
+        ConvTower(embedding="mean")
+
+
+def test_single_embedding_losses_train_the_concat_embedding():
+    """With model.embedding=concat, contrastive reaches every head: it trains what the index will hold."""
+    net = ConvTower(in_channels=1, channels=(8, 16), embedding_dim=[6, 8], embedding="concat")
+    module = SiameseModule(net, ContrastiveLoss(), optimizer=lambda params: torch.optim.Adam(params))
+    e1, e2 = module(torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16))
+    module.loss(e1, e2, {"y": torch.tensor([1.0, 0.0, 1.0, 0.0])})["loss"].backward()
+    assert all(head.weight.grad.abs().sum() > 0 for head in module.net.heads)

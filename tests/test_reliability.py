@@ -12,7 +12,7 @@ from conftest import compose_config
 from siamese.data import DigitsImages, PairDataModule
 from siamese.losses import DoubleMarginContrastiveLoss
 from siamese.module import SiameseModule
-from siamese.nets import ConvTower
+from siamese.nets import ConvTower, Tower
 from siamese.pipeline import build, train
 from test_pipeline import SMALL, run_train
 
@@ -94,7 +94,7 @@ def test_bf16_mixed_training_runs_end_to_end(tmp_path):
     assert 0 <= report["verification"]["auc"] <= 1
 
 
-class ConstantTower(nn.Module):
+class ConstantTower(Tower):
     """A 'tower' whose every output is the same unit vector: a collapsed embedding."""
 
     num_stages, embedding_dim, in_channels = 1, 4, 1

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from siamese.nets import combine_stages
+
 
 def positive(key: str, value: float) -> float:
     """``value`` as a float, or a ``ValueError`` naming ``key`` when it is not > 0."""
@@ -50,6 +52,11 @@ class SiameseLoss(nn.Module):
 
     needs_class_ids = False
     batch_kind = "pairs"   # what data.sampler=auto serves: "pairs" (random pairs) or "pk" (P×K batches)
+    embedding = "last"     # the tower's model.embedding, set by the module: what ``final`` returns
+
+    def final(self, stages: list[Tensor]) -> Tensor:
+        """The model embedding of one side's per-stage list (``siamese.nets.combine_stages``)."""
+        return combine_stages(stages, self.embedding)
 
     def bind(self, num_stages: int, embedding_dim: int, num_classes: int | None = None) -> None:
         """Check the loss against the tower (and, for classifiers, size the weights); default: nothing.
@@ -67,9 +74,9 @@ class SiameseLoss(nn.Module):
 
 
 class ClassIdLoss(SiameseLoss):
-    """Base of the losses that consume class ids: the ``2N`` last-stage embeddings and their labels.
+    """Base of the losses that consume class ids: the ``2N`` model embeddings and their labels.
 
-    ``compute_batch(x (2N, D), labels (2N,))`` sees ``cat([e1[-1], e2[-1]])`` and ``cat([c1, c2])``.
+    ``compute_batch(x (2N, D), labels (2N,))`` sees ``cat([final(e1), final(e2)])`` and ``cat([c1, c2])``.
     """
 
     needs_class_ids = True
@@ -79,7 +86,7 @@ class ClassIdLoss(SiameseLoss):
             raise ValueError(f"loss {type(self).__name__} needs class ids (c1, c2) but the data has "
                              "none (e.g. a CSV of pairs): use a pair loss such as contrastive")
         labels = torch.cat([batch["c1"], batch["c2"]]).long()
-        return self.compute_batch(torch.cat([e1[-1], e2[-1]]), labels)
+        return self.compute_batch(torch.cat([self.final(e1), self.final(e2)]), labels)
 
     def compute_batch(self, x: Tensor, labels: Tensor) -> dict[str, Tensor]:
         raise NotImplementedError

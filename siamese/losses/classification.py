@@ -3,7 +3,7 @@
 Each owns a class-weight matrix ``W (K, D)`` (``K`` classes of the data, ``D`` the embedding size),
 created when the module binds the loss to the data (``bind(..., num_classes=K)``). It is a
 parameter of the loss, hence of the ``SiameseModule``: in the optimizer and in the checkpoint.
-Inputs are ``x (M, D)``, the ``M = 2N`` last-stage embeddings of a batch, and their class ids.
+Inputs are ``x (M, D)``, the ``M = 2N`` model embeddings of a batch, and their class ids.
 """
 from __future__ import annotations
 

@@ -105,7 +105,7 @@ class PairLoss(SiameseLoss):
             ids (``batch_all_pairs``), so a P×K batch of ``M`` images gives ``M(M−1)/2`` pairs.
         reduction: ``seed`` | ``mean`` | ``nonzero``, see ``reduce_terms``.
         miner: ``none`` | ``hard`` (``batch_all`` only): keep the pairs ``hard_pair_mask`` names,
-            mined on the last stage and applied to every stage; ``mined_fraction`` is logged.
+            mined on the model embedding and applied to every stage; ``mined_fraction`` is logged.
         miner_margin: the miner's margin (Euclidean distance units).
     """
 
@@ -130,7 +130,7 @@ class PairLoss(SiameseLoss):
         keep = None
         if self.miner == "hard":
             labels = torch.cat([batch["c1"], batch["c2"]])
-            keep = hard_pair_mask(torch.cat([e1[-1], e2[-1]]), labels, i, j, self.miner_margin)
+            keep = hard_pair_mask(torch.cat([self.final(e1), self.final(e2)]), labels, i, j, self.miner_margin)
         out = self.reduce_all(self.pair_terms(a, b, y), y, keep)
         if keep is not None:
             out["mined_fraction"] = keep.float().mean()
@@ -149,7 +149,7 @@ class PairLoss(SiameseLoss):
 
 
 class ContrastiveLoss(PairLoss):
-    """Contrastive loss on the last-stage embeddings, ``N`` pairs, ``y = 1`` same / ``0`` different.
+    """Contrastive loss on the model embeddings, ``N`` pairs, ``y = 1`` same / ``0`` different.
 
     ``form="seed"`` (default), the seed document's formula with ``d`` the **squared** distance::
 
@@ -174,7 +174,7 @@ class ContrastiveLoss(PairLoss):
         self.form = form
 
     def pair_terms(self, a, b, y):
-        return {"loss": self.FORMS[self.form](sqdist(a[-1], b[-1]), y, self.margin)}
+        return {"loss": self.FORMS[self.form](sqdist(self.final(a), self.final(b)), y, self.margin)}
 
 
 def _broadcast(key: str, value, n: int) -> list[float]:
@@ -243,7 +243,7 @@ class DoubleMarginContrastiveLoss(PairLoss):
 class HingeLoss(PairLoss):
     """Binary hinge loss on pairs, the pair a two-class problem (``y = 1`` same, ``0`` different).
 
-    With ``t = 2y − 1 ∈ {+1, −1}``, ``D`` the Euclidean distance of the last-stage embeddings and a
+    With ``t = 2y − 1 ∈ {+1, −1}``, ``D`` the Euclidean distance of the model embeddings and a
     learned affine score ``ŷ = a·D + b`` (``a``, ``b`` parameters of the loss, in the optimizer)::
 
         L = 1/N Σᵢ max(0, 1 − tᵢ·ŷᵢ)
@@ -258,5 +258,5 @@ class HingeLoss(PairLoss):
         self.bias = nn.Parameter(torch.tensor(float(bias_init)))
 
     def pair_terms(self, a, b, y):
-        score = self.scale * sqdist(a[-1], b[-1]).clamp_min(1e-12).sqrt() + self.bias
+        score = self.scale * sqdist(self.final(a), self.final(b)).clamp_min(1e-12).sqrt() + self.bias
         return {"loss": torch.clamp(1 - (2 * y - 1) * score, min=0)}
