@@ -9,7 +9,8 @@ On class-disjoint digits (`data.split=classes`: train 0–6, evaluate 7–9), or
                on P×K batches — our P×K sampler draws batches the way PML's MPerClassSampler does
                (K images of each of P classes); PML is imported here only, as the peer. It trains
                the model embedding, once for each `model.embedding` (last stage; all stages
-               concatenated), so it is measured at its better setting whatever ours uses;
+               concatenated) and each `optimizer.weight_decay` (the default; 0), so it is
+               measured at its best setting whatever ours uses;
 - raw pixels:  the flattened, L2-normalised images;
 - untrained:   the same tower with `trainer.max_epochs=0`.
 
@@ -17,6 +18,7 @@ Early stopping is off, so every trained variant gets exactly `--epochs` epochs. 
 mean ± std over the seeds.
 
     python scripts/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--loss dcontrastive] [--set k=v ...]
+                                    [--folder ROOT] [--variants NAME_PART ...]
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from pytorch_metric_learning.losses import ContrastiveLoss as PMLContrastiveLoss
 
 from siamese.benchmarking import machine_header
@@ -80,18 +83,24 @@ def main() -> None:
     parser.add_argument("--loss", default="dcontrastive")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for our recipe (key=value)")
     parser.add_argument("--folder", help="an image folder root/<class>/<image> instead of digits")
+    parser.add_argument("--variants", nargs="+", help="run only the variants whose name contains one of these")
     args = parser.parse_args()
     data = ["data=folder", f"data.source.root={args.folder}"] if args.folder else []
+    default_wd = OmegaConf.load(CONF / "train.yaml").optimizer.weight_decay
     base = [*data, "data.split=classes", f"trainer.max_epochs={args.epochs}"]
     pml = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin", "~loss.form",
            "~loss.pairs", "~loss.reduction", "~loss.miner", "~loss.miner_margin"]
     variants = {
         f"ours ({args.loss}{', ' + ' '.join(args.set) if args.set else ''})": [f"loss={args.loss}", *args.set],
-        **{f"PML ContrastiveLoss (defaults), P×K, model.embedding={how}": [*pml, f"model.embedding={how}"]
-           for how in EMBEDDINGS},
+        **{f"PML ContrastiveLoss (defaults), P×K, model.embedding={how}, "
+           f"{'weight decay ' + str(wd) if wd else 'no weight decay'}":
+           [*pml, f"model.embedding={how}", f"optimizer.weight_decay={wd}"]
+           for how in EMBEDDINGS for wd in (default_wd, 0.0)},
         "raw pixels": None,
         "untrained tower": [f"loss={args.loss}", *args.set, "trainer.max_epochs=0"],
     }
+    if args.variants:
+        variants = {name: o for name, o in variants.items() if any(v in name for v in args.variants)}
     results = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:

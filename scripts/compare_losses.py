@@ -5,7 +5,7 @@ early stopping off so every run gets the same number of epochs; then a table of 
 read back from each run's report.json. The runs stay in `multirun/compare_losses_<time>`;
 `--sweep DIR [DIR ...]` rebuilds the table from such folders without training again.
 
-    python scripts/compare_losses.py [--epochs 5] [--out docs/losses.md] [--sweep DIR ...]
+    python scripts/compare_losses.py [--epochs 5] [--out docs/losses.md] [--sweep DIR ...] [--set k=v ...]
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "docs" / "losses.md"))
     parser.add_argument("--sweep", nargs="+", help="existing sweep folder(s): only rebuild the table")
+    parser.add_argument("--set", nargs="*", default=[], help="extra overrides for every run (key=value)")
     args = parser.parse_args()
     losses = sorted(p.stem for p in (ROOT / "conf" / "loss").glob("*.yaml"))
     rows = []
@@ -37,7 +38,7 @@ def main() -> None:
         command = [sys.executable, str(ROOT / "scripts" / "train.py"), "-m", f"loss={','.join(losses)}",
                    "data.split=samples,classes", f"trainer.max_epochs={args.epochs}",
                    "trainer.enable_progress_bar=false", "callbacks.early_stopping=null",
-                   f"hydra.sweep.dir={sweep}"]
+                   f"hydra.sweep.dir={sweep}", *args.set]
         subprocess.run(command, check=True, cwd=ROOT)
     runs = [p for sweep in sweeps for p in sweep.iterdir() if p.is_dir() and p.name.split("_")[0].isdigit()]
     for run in runs:
