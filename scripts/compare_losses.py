@@ -54,7 +54,8 @@ def main() -> None:
         "# Losses compared on digits", "",
         "Every loss of `conf/loss` trained with the same tower (`[32, 64, 128]`, 16×16 digits), "
         f"{args.epochs} epochs of 4000 pairs (8000 images; the P×K losses see the same number of "
-        "images per epoch), Adam 1e-3 with cosine decay, seed 0, early stopping off; figures on the "
+        "images per epoch), the default model embedding (`concat`) and optimizer (Adam 1e-3, weight "
+        "decay 1e-3, cosine decay) unless `--set` says otherwise, seed 0, early stopping off; figures on the "
         "held-out test pairs / queries. `split=classes` evaluates on digits 7–9, never seen in "
         "training (so one-shot is 3-way). One seed: differences of a few thousandths are noise. "
         "ms / step is wall time of `Trainer.fit` over its steps (validation included): a batch is 128 "
