@@ -25,6 +25,7 @@ scripts/export.py on the digits written as PNGs, with the trained tower.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import tempfile
 import time
@@ -32,9 +33,13 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from siamese.benchmarking import machine_header, write_digits_pngs
+from siamese.export import export
 from siamese.index import FlatIndex, HNSWIndex, IVFFlatIndex, IVFPQIndex, load_index
+from siamese.pipeline import train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,13 +110,6 @@ def train_default(run_dir: Path) -> Path:
     With ``model.embedding=last``: a 64-dimensional model embedding (the last stage), the
     dimension of this benchmark's vectors (the default ``concat`` would give 3 × 64).
     """
-    import contextlib
-
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    from siamese.pipeline import train
-
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", ["loss=dcontrastive", "model.embedding=last", f"run_dir={run_dir}",
                                 "trainer.enable_progress_bar=false"])
@@ -124,12 +122,6 @@ def train_default(run_dir: Path) -> Path:
 
 def export_throughput(run_dir: Path, tmp: Path) -> str:
     """Write the digits as PNGs, export them with the run's tower; return the export's own report line."""
-    import contextlib
-
-    from hydra import compose, initialize_config_dir
-
-    from siamese.export import export
-
     write_digits_pngs(tmp / "png")
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         ecfg = compose("export", [f"run_dir={run_dir}", f"images={tmp}/png", f"out={tmp}/exported",

@@ -12,7 +12,6 @@ from torch import Tensor, nn
 from siamese import metrics
 from siamese.evaluation import retrieval_figures
 from siamese.index import build_flat_index
-from siamese.nets import combine_stages
 
 
 class NonFiniteError(RuntimeError):
@@ -71,10 +70,6 @@ class SiameseModule(pl.LightningModule):
         finally:
             self.net.train(was_training)
 
-    def _final(self, stages: list[Tensor]) -> Tensor:
-        """The model embedding of a side's per-stage list."""
-        return combine_stages(stages, self.net.embedding)
-
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         e1, e2 = self(batch["x1"], batch["x2"])
         out = self.loss(e1, e2, batch)
@@ -87,7 +82,7 @@ class SiameseModule(pl.LightningModule):
         for name, value in out.items():
             if name != "loss":
                 self.log(f"train/{name}", value, batch_size=b)
-        self._monitor_spread(torch.cat([self._final(e1), self._final(e2)]).detach().float())
+        self._monitor_spread(torch.cat([self.net.final(e1), self.net.final(e2)]).detach().float())
         return out["loss"]
 
     def on_after_backward(self) -> None:
@@ -118,7 +113,7 @@ class SiameseModule(pl.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         e1, e2 = self(batch["x1"], batch["x2"])
         self.log("val/loss", self.loss(e1, e2, batch)["loss"], batch_size=batch["x1"].shape[0])
-        a, b = self._final(e1).float(), self._final(e2).float()
+        a, b = self.net.final(e1).float(), self.net.final(e2).float()
         step = {"dist": (a - b).norm(dim=1).cpu().numpy(), "y": batch["y"].cpu().numpy()}
         if "c1" in batch:   # retrieval needs class ids
             step.update(emb=torch.cat([a, b]).cpu().numpy(), c=torch.cat([batch["c1"], batch["c2"]]).cpu().numpy(),

@@ -18,6 +18,13 @@ from torch import Tensor, nn
 EMBEDDINGS = ("last", "concat")
 
 
+def check_embedding(how: str) -> str:
+    """``how`` when it names a way to make the model embedding, else a ``ValueError`` naming it."""
+    if how not in EMBEDDINGS:
+        raise ValueError(f"model.embedding must be one of {list(EMBEDDINGS)}, got {how!r}")
+    return how
+
+
 def combine_stages(stages: Sequence[Tensor], how: str = "last") -> Tensor:
     """The model embedding from per-stage unit embeddings ``[e_l (B, D_l)]``.
 
@@ -25,11 +32,9 @@ def combine_stages(stages: Sequence[Tensor], how: str = "last") -> Tensor:
     norm, and its squared distance is the mean of the stages' squared distances,
     ``‖a − b‖² = (1/L) Σ_l ‖a_l − b_l‖²`` — the quantity the per-layer loss trains at every stage.
     """
-    if how == "last":
-        return stages[-1]
-    if how == "concat":
+    if check_embedding(how) == "concat":
         return torch.cat(list(stages), dim=1) / math.sqrt(len(stages))
-    raise ValueError(f"model.embedding must be one of {list(EMBEDDINGS)}, got {how!r}")
+    return stages[-1]
 
 
 class Tower(nn.Module):
@@ -37,9 +42,13 @@ class Tower(nn.Module):
 
     embedding = "last"
 
+    def final(self, stages: Sequence[Tensor]) -> Tensor:
+        """The model embedding of this tower's per-stage output: ``combine_stages(stages, self.embedding)``."""
+        return combine_stages(stages, self.embedding)
+
     def embed(self, x: Tensor) -> Tensor:
-        """``x (B, C, H, W) -> (B, embedding_dim)``: ``combine_stages(self(x), self.embedding)``."""
-        return combine_stages(self(x), self.embedding)
+        """``x (B, C, H, W) -> (B, embedding_dim)``: ``self.final(self(x))``."""
+        return self.final(self(x))
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -75,9 +84,7 @@ class ConvTower(Tower):
                  embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
                  input_std: Sequence[float] | None = None, embedding: str = "last"):
         super().__init__()
-        if embedding not in EMBEDDINGS:
-            raise ValueError(f"model.embedding must be one of {list(EMBEDDINGS)}, got {embedding!r}")
-        self.embedding = embedding
+        self.embedding = check_embedding(embedding)
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1:
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {channels}")
