@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import faiss
 import numpy as np
-import torch
 from torch import nn
 
 from siamese import metrics
 from siamese.data import ImageDataset, PairDataModule, PathImages
-from siamese.index import FlatIndex, IndexSpec, embed, labels_of, search
 from siamese.data.pair_files import PairList
+from siamese.index import FlatIndex, IndexSpec, build_flat_index, labels_of, search
+from siamese.inference import embed
 
 
 @dataclass
@@ -44,9 +44,10 @@ class Evaluation:
     index: faiss.Index
 
 
-def device_of(net: nn.Module) -> torch.device:
-    param = next(net.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+def embed_images(net: nn.Module, loader) -> tuple[np.ndarray, np.ndarray]:
+    """``(embeddings (N, D), class ids (N,))`` of a loader of ``{x, c}`` batches."""
+    emb, extras = embed(net, loader)
+    return emb, extras["c"].astype(np.int64)
 
 
 def distances_between(net: nn.Module, source, pairs_ij: np.ndarray, datamodule: PairDataModule) -> np.ndarray:
@@ -55,7 +56,7 @@ def distances_between(net: nn.Module, source, pairs_ij: np.ndarray, datamodule: 
     Each distinct image is embedded once, with the data module's batch size and workers.
     """
     positions, inverse = np.unique(pairs_ij, return_inverse=True)
-    emb, _ = embed(net, datamodule.loader(ImageDataset(source, positions)), device_of(net))
+    emb, _ = embed(net, datamodule.loader(ImageDataset(source, positions)))
     inverse = inverse.reshape(-1, 2)
     return np.linalg.norm(emb[inverse[:, 0]] - emb[inverse[:, 1]], axis=1)
 
@@ -127,6 +128,17 @@ def retrieval_figures(index: faiss.Index, gallery_labels: np.ndarray, queries: n
     }
 
 
+def leave_one_out_retrieval(embeddings: np.ndarray, labels: np.ndarray, image_ids: np.ndarray, ks=(1,)) -> dict:
+    """Retrieval figures among the distinct images of a set of pairs, each image once (by
+    ``image_ids``), each the query against all others (an exact index; ``retrieval_figures``).
+
+    ``embeddings (M, D)``, ``labels (M,)``, ``image_ids (M,)``: both sides of the pairs, repeats allowed.
+    """
+    _, first = np.unique(image_ids, return_index=True)
+    emb, labels = embeddings[first], labels[first]
+    return retrieval_figures(build_flat_index(emb), labels, emb, labels, ks=list(ks), leave_one_out=True)
+
+
 def one_shot_figures(embeddings: np.ndarray, labels: np.ndarray, s: EvaluationSettings) -> dict:
     """N-way one-shot on the given images; N is lowered (with a warning) to the number of classes."""
     n_classes = len(np.unique(labels))
@@ -148,11 +160,10 @@ def evaluate(net: nn.Module, datamodule: PairDataModule, settings: EvaluationSet
     images; verification chooses its threshold on the fixed val pairs and measures on the fixed
     test pairs, or on ``test_pairs`` (e.g. LFW's pairs.txt, with its folds) when given.
     """
-    device = device_of(net)
     gallery_split, query_split = datamodule.retrieval_splits
     gallery = None
     if index is None:
-        gallery, gallery_labels = embed(net, datamodule.images_dataloader(gallery_split), device)
+        gallery, gallery_labels = embed_images(net, datamodule.images_dataloader(gallery_split))
         index = (index_spec or FlatIndex()).build(gallery)
     val_pairs = datamodule.fixed_pairs["val"]
     val = (pair_distances(net, datamodule, val_pairs), val_pairs[:, 2])
@@ -170,7 +181,7 @@ def evaluate(net: nn.Module, datamodule: PairDataModule, settings: EvaluationSet
         "one_shot": None,
     }
     if datamodule.has_class_ids:
-        queries, query_labels = embed(net, datamodule.images_dataloader(query_split), device)
+        queries, query_labels = embed_images(net, datamodule.images_dataloader(query_split))
         if queries.shape[1] != index.d:
             raise ValueError(f"the model embeds into {queries.shape[1]} dimensions but the index holds {index.d}")
         report["retrieval"] = {**retrieval_figures(index, gallery_labels, queries, query_labels, settings.ks),

@@ -23,37 +23,13 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-import torch
-from torch import nn
-from torch.utils.data import DataLoader
 
 from siamese.atomic import atomic_write_many, json_bytes
+from siamese.checks import at_least, one_of
 
 INDEX_FILE, META_FILE = "index.faiss", "index.json"
 METRICS = {"l2": faiss.METRIC_L2, "ip": faiss.METRIC_INNER_PRODUCT}
 POINTS_PER_CENTROID = 39   # FAISS warns below ~39 training points per k-means centroid
-
-
-@torch.no_grad()
-def embed(net: nn.Module, loader: DataLoader, device: torch.device | str = "cpu"
-          ) -> tuple[np.ndarray, np.ndarray]:
-    """Model embeddings (``net.embed``) and class ids of every image a loader of ``{x, c}`` batches yields.
-
-    Returns ``(embeddings (N, D) float32, labels (N,) int64)``. The net is put in eval mode for the
-    pass and restored to its previous mode afterwards.
-    """
-    was_training = net.training
-    net.eval()
-    chunks, labels = [], []
-    try:
-        for batch in loader:
-            chunks.append(net.embed(batch["x"].to(device)).float().cpu())
-            labels.append(batch["c"].cpu())
-    finally:
-        net.train(was_training)
-    if not chunks:
-        raise ValueError("nothing to embed: the loader yielded no images")
-    return torch.cat(chunks).numpy().astype(np.float32), torch.cat(labels).numpy().astype(np.int64)
 
 
 def _as_matrix(embeddings: np.ndarray) -> np.ndarray:
@@ -73,9 +49,7 @@ class IndexSpec:
     kind = "base"
 
     def __init__(self, metric: str = "l2"):
-        if metric not in METRICS:
-            raise ValueError(f"index.metric must be one of {sorted(METRICS)}, got {metric!r}")
-        self.metric = metric
+        self.metric = one_of("index.metric", metric, METRICS)
         self.params: dict = {"metric": metric}
 
     def make(self, dim: int, n: int) -> faiss.Index:
@@ -89,9 +63,14 @@ class IndexSpec:
         index.add(x)
         return index
 
+    def n_train(self, n: int) -> int:
+        """How many of ``n`` gallery vectors train the index (all of them, unless a subclass says)."""
+        return n
+
     def training_sample(self, x: np.ndarray) -> np.ndarray:
-        size = self.params.get("train_size")
-        if size is None or size >= len(x):
+        """A seeded sample of ``n_train(len(x))`` rows of ``x`` (``x`` itself when that is all)."""
+        size = self.n_train(len(x))
+        if size >= len(x):
             return x
         return x[np.random.default_rng(0).choice(len(x), size=size, replace=False)]
 
@@ -131,16 +110,16 @@ class IVFFlatIndex(IndexSpec):
     def __init__(self, metric: str = "l2", nlist: int = 1024, nprobe: int = 16, pin_nlist: bool = False,
                  train_size: int | None = None):
         super().__init__(metric)
-        for key, value in (("nlist", nlist), ("nprobe", nprobe)):
-            if int(value) < 1:
-                raise ValueError(f"index.{key} must be >= 1, got {value}")
-        self.nlist, self.pin_nlist = int(nlist), bool(pin_nlist)
-        self.params.update(nlist=self.nlist, nprobe=int(nprobe),
+        self.nlist, self.pin_nlist = at_least("index.nlist", nlist), bool(pin_nlist)
+        self.params.update(nlist=self.nlist, nprobe=at_least("index.nprobe", nprobe),
                            train_size=None if train_size is None else int(train_size))
 
+    def n_train(self, n: int) -> int:
+        """How many of ``n`` gallery vectors train the index: all, or ``train_size`` of them."""
+        return min(n, self.params["train_size"] or n)
+
     def _cells(self, n: int) -> int:
-        n_train = min(n, self.params["train_size"] or n)
-        nlist = _ivf_nlist(self.nlist, n_train, self.pin_nlist)
+        nlist = _ivf_nlist(self.nlist, self.n_train(n), self.pin_nlist)
         self.params.update(nlist=nlist, nprobe=min(self.params["nprobe"], nlist))
         return nlist
 
@@ -171,7 +150,7 @@ class IVFPQIndex(IVFFlatIndex):
         m, nbits = self.params["m"], self.params["nbits"]
         if dim % m:
             raise ValueError(f"index.m={m} must divide the embedding dimension {dim}")
-        n_train = min(n, self.params["train_size"] or n)
+        n_train = self.n_train(n)
         if n_train < 2 ** nbits:
             raise ValueError(f"IVF-PQ with index.nbits={nbits} needs at least {2 ** nbits} training vectors, "
                              f"got {n_train}; lower index.nbits or use index=ivf / flat")
@@ -189,10 +168,8 @@ class HNSWIndex(IndexSpec):
 
     def __init__(self, metric: str = "l2", M: int = 32, ef_construction: int = 200, ef_search: int = 64):
         super().__init__(metric)
-        for key, value in (("M", M), ("ef_construction", ef_construction), ("ef_search", ef_search)):
-            if int(value) < 1:
-                raise ValueError(f"index.{key} must be >= 1, got {value}")
-        self.params.update(M=int(M), ef_construction=int(ef_construction), ef_search=int(ef_search))
+        self.params.update(M=at_least("index.M", M), ef_construction=at_least("index.ef_construction", ef_construction),
+                           ef_search=at_least("index.ef_search", ef_search))
 
     def make(self, dim, n):
         index = faiss.IndexHNSWFlat(dim, self.params["M"], METRICS[self.metric])
@@ -222,7 +199,8 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, exclude_ids: np.ndar
            ) -> tuple[np.ndarray, np.ndarray]:
     """``k`` nearest neighbours of ``queries (Q, D)``: ``(dist (Q, k') Euclidean, ids (Q, k'))``.
 
-    ``k' = min(k, ntotal)``; an id of ``-1`` means no result (approximate indexes only). Leave-one-out: ``exclude_ids (Q,)`` names, per query, a gallery id that
+    ``k' = min(k, ntotal)``; an id of ``-1`` means no result (approximate indexes only).
+    Leave-one-out: ``exclude_ids (Q,)`` names, per query, a gallery id that
     must not be returned (the query itself when the queries are the gallery); then
     ``k' = min(k, ntotal - 1)``.
     """
@@ -242,6 +220,12 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, exclude_ids: np.ndar
     return to_distance(sq, index.metric_type), ids
 
 
+def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
+    """Mean over queries of ``|found ∩ truth| / k`` for id arrays ``(Q, k)``: recall@k against exact search."""
+    k = truth.shape[1]
+    return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth.tolist(), found.tolist())]))
+
+
 def measure_recall(index: faiss.Index, embeddings: np.ndarray, k: int = 10, sample: int = 1000,
                    seed: int = 0) -> float:
     """Recall@k of ``index`` against exact search, over a seeded sample of the indexed vectors.
@@ -256,7 +240,18 @@ def measure_recall(index: faiss.Index, embeddings: np.ndarray, k: int = 10, samp
     exact.add(x)
     _, truth = exact.search(queries, k)
     _, found = index.search(queries, k)
-    return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth.tolist(), found.tolist())]))
+    return recall_at_k(found, truth)
+
+
+def index_description(spec: IndexSpec, gallery: np.ndarray, index: faiss.Index, k: int = 10,
+                      sample: int = 1000, floor: float = 0.9) -> dict:
+    """index.json entries of a built index: its kind, parameters and recall@k against exact search
+    (``measure_recall``), with a warning when the recall is below ``floor``."""
+    recall = measure_recall(index, gallery, k=int(k), sample=int(sample))
+    if recall < float(floor):
+        warnings.warn(f"index={spec.kind}: recall@{k} against exact search is {recall:.3f}, below "
+                      f"recall_check.floor={floor}; raise nprobe / ef_search or use index=flat", stacklevel=2)
+    return {"index_kind": spec.kind, "index_params": spec.params, f"recall_at_{int(k)}": recall}
 
 
 def save_index(directory: Path, index: faiss.Index, labels: np.ndarray, **metadata) -> dict:

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from siamese.checks import one_of
 from siamese.data import IMAGE_SUFFIXES, load_image, scan_image_tree
 from siamese.index import labels_of, load_index, search
+from siamese.inference import embed
 from siamese.runs import load_tower
 
 
@@ -50,11 +52,10 @@ class Matcher:
                              f"{self.index.d}-dimensional vectors")
         self.threshold = self.meta.get("threshold")
 
-    @torch.no_grad()
     def embed(self, paths: list[Path]) -> np.ndarray:
+        """Model embeddings ``(len(paths), D)`` of image files, loaded as the indexed images were."""
         size, channels = int(self.meta["image"]["size"]), int(self.meta["image"]["channels"])
-        x = torch.stack([load_image(p, size, channels) for p in paths])
-        return self.net.embed(x).numpy()
+        return embed(self.net, [{"x": torch.stack([load_image(p, size, channels) for p in paths])}])[0]
 
     def decision(self, dist: float) -> str | None:
         return None if self.threshold is None else ("same" if dist <= self.threshold else "different")
@@ -79,15 +80,19 @@ class Matcher:
 
 def match(cfg: DictConfig) -> list[dict] | dict:
     """Print (and return) top-k neighbours of ``cfg.query`` or the verdict on ``cfg.pair``."""
-    if cfg.format not in ("text", "json"):
-        raise ValueError(f"format must be 'text' or 'json', got {cfg.format!r}")
+    missing = OmegaConf.missing_keys(cfg)
+    if missing:
+        raise ValueError(f"missing required argument(s): {', '.join(f'{key}=...' for key in sorted(missing))}; "
+                         "usage: scripts/match.py index_dir=<dir> query=<image or folder> | pair=[<a>,<b>]")
+    one_of("format", cfg.format, ("text", "json"))
     if bool(cfg.get("query")) == bool(cfg.get("pair")):
-        raise ValueError("give exactly one of query=<image or folder> and pair=<image1>,<image2>")
-    matcher = Matcher(Path(cfg.index))
+        raise ValueError("give exactly one of query=<image or folder> and pair=[<image1>,<image2>]")
+    matcher = Matcher(Path(cfg.index_dir))
     if cfg.get("pair"):
-        parts = [Path(p) for p in str(cfg.pair).split(",")]
+        given = cfg.pair if isinstance(cfg.pair, ListConfig) else str(cfg.pair).split(",")
+        parts = [Path(str(p)) for p in given]
         if len(parts) != 2:
-            raise ValueError(f"pair must be two paths separated by a comma, got {cfg.pair!r}")
+            raise ValueError(f"pair must be two image paths, pair=[<image1>,<image2>], got {cfg.pair!r}")
         for p in parts:
             query_paths(p)  # exists and is an image
         result = matcher.verify(*parts)

@@ -10,8 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from siamese import metrics
-from siamese.evaluation import retrieval_figures
-from siamese.index import build_flat_index
+from siamese.evaluation import leave_one_out_retrieval
 
 
 class NonFiniteError(RuntimeError):
@@ -50,8 +49,7 @@ class SiameseModule(pl.LightningModule):
         self.loss_name = loss_name or type(loss).__name__
         self.collapse_threshold, self._collapse_warned = float(collapse_threshold), False
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.loss.bind(net.num_stages, net.embedding_dim, num_classes)
-        self.loss.embedding = net.embedding   # single-embedding losses train the model embedding
+        self.loss.bind(net, num_classes)   # single-embedding losses train the tower's model embedding
         self._val: list[dict[str, np.ndarray]] = []
 
     def forward(self, x1: Tensor, x2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
@@ -59,16 +57,6 @@ class SiameseModule(pl.LightningModule):
         stages = self.net(torch.cat([x1, x2]))
         b = x1.shape[0]
         return [e[:b] for e in stages], [e[b:] for e in stages]
-
-    @torch.no_grad()
-    def embed(self, x: Tensor) -> Tensor:
-        """Model embedding (``net.embed``, unit norm) of ``x (B, C, H, W)``: ``(B, D)``, eval mode."""
-        was_training = self.net.training
-        self.net.eval()
-        try:
-            return self.net.embed(x)
-        finally:
-            self.net.train(was_training)
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         e1, e2 = self(batch["x1"], batch["x2"])
@@ -127,9 +115,7 @@ class SiameseModule(pl.LightningModule):
         self.log("val/eer", metrics.equal_error_rate(val["dist"], val["y"])[0])
         if "c" not in val:
             return
-        _, first = np.unique(val["i"], return_index=True)   # each image once
-        emb, labels = val["emb"][first], val["c"][first]
-        retrieval = retrieval_figures(build_flat_index(emb), labels, emb, labels, ks=[1], leave_one_out=True)
+        retrieval = leave_one_out_retrieval(val["emb"], val["c"], val["i"])
         self.log("val/p_at_1", retrieval["p_at_1"])
         self.log("val/map_at_r", retrieval["map_at_r"])
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from siamese.checks import image_channels, one_of
 
 EMBEDDINGS = ("last", "concat")
 
 
 def check_embedding(how: str) -> str:
     """``how`` when it names a way to make the model embedding, else a ``ValueError`` naming it."""
-    if how not in EMBEDDINGS:
-        raise ValueError(f"model.embedding must be one of {list(EMBEDDINGS)}, got {how!r}")
-    return how
+    return one_of("model.embedding", how, EMBEDDINGS)
 
 
 def combine_stages(stages: Sequence[Tensor], how: str = "last") -> Tensor:
@@ -35,6 +35,15 @@ def combine_stages(stages: Sequence[Tensor], how: str = "last") -> Tensor:
     if check_embedding(how) == "concat":
         return torch.cat(list(stages), dim=1) / math.sqrt(len(stages))
     return stages[-1]
+
+
+@dataclass(frozen=True)
+class TowerShape:
+    """What a loss needs to know of a tower, without one: stages, model-embedding size and rule."""
+
+    num_stages: int
+    embedding_dim: int
+    embedding: str = "last"
 
 
 class Tower(nn.Module):
@@ -88,8 +97,7 @@ class ConvTower(Tower):
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1:
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {channels}")
-        if int(in_channels) not in (1, 3):
-            raise ValueError(f"model.in_channels must be 1 or 3, got {in_channels}")
+        image_channels("model.in_channels", in_channels)
         dims = ([int(embedding_dim)] * len(channels) if isinstance(embedding_dim, int)
                 else [int(d) for d in embedding_dim])
         if len(dims) != len(channels) or min(dims) < 1:

@@ -25,12 +25,13 @@ from pytorch_lightning.loggers import CSVLogger
 
 from siamese.atomic import sha256_file
 from siamese.data import PairDataModule
-from siamese.evaluation import Evaluation, EvaluationSettings, evaluate as evaluate_model
-from siamese.index import load_index, measure_recall, save_index
 from siamese.data.pair_files import read_lfw_pairs
+from siamese.evaluation import Evaluation, EvaluationSettings
+from siamese.evaluation import evaluate as evaluate_model
+from siamese.index import index_description, load_index, save_index
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
-from siamese.runs import checkpoint_state, resolve_checkpoint, run_config
+from siamese.runs import checkpoint_state, model_description, resolve_checkpoint, run_config
 
 
 def group_choice(group: str) -> str | None:
@@ -40,22 +41,29 @@ def group_choice(group: str) -> str | None:
     return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
 
 
+def resolve_sampler(data_cfg: DictConfig, loss) -> str | None:
+    """``data.sampler`` with ``auto`` resolved to the batches the loss needs (``pairs`` or P×K ``pk``);
+    ``None`` for data without a sampler setting (pair lists)."""
+    sampler = data_cfg.get("sampler")
+    return loss.batch_kind if sampler == "auto" else sampler
+
+
 def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
     """Model and data from config; every config error is raised before any data is read."""
     data_class = get_class(cfg.data._target_)
     loss = instantiate(cfg.loss)
-    if cfg.data.get("sampler") == "auto":   # the batches the loss needs: random pairs or P×K
-        cfg.data.sampler = loss.batch_kind
+    sampler = resolve_sampler(cfg.data, loss)
+    data_overrides = {} if sampler is None else {"sampler": sampler}
     if data_class is PairDataModule:
-        PairDataModule.check_settings(**{k: v for k, v in cfg.data.items()
-                                         if k not in ("_target_", "source", "augment")})
+        settings = {k: v for k, v in cfg.data.items() if k not in ("_target_", "source", "augment")}
+        PairDataModule.check_settings(**{**settings, **data_overrides})
     if loss.needs_class_ids and not data_class.has_class_ids:
-        fix = ("add loss.pairs=sampled (and loss.reduction=seed for the seed's formula)"
+        fix = ("add loss.pairs=sampled (and loss/reducer=sum_over_2n for the seed's formula)"
                if getattr(loss, "pairs", None) == "batch_all" else "use a pair loss (contrastive, dcontrastive, hinge)")
         raise ValueError(f"loss {type(loss).__name__} with these settings needs class ids, but "
                          f"{data_class.__name__} gives pairs without them: {fix}")
     net = instantiate(cfg.model)
-    loss.bind(net.num_stages, net.embedding_dim)
+    loss.check(net)
     optimizer = instantiate(cfg.optimizer)
     scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
     data_channels = cfg.data.source.get("channels")
@@ -63,7 +71,7 @@ def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
         raise ValueError(
             f"model.in_channels={net.in_channels} but data.source.channels={data_channels}: they must match"
         )
-    datamodule = instantiate(cfg.data)
+    datamodule = instantiate(cfg.data, **data_overrides)
     module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.source.classes),
                            loss_name=group_choice("loss"), collapse_threshold=cfg.get("collapse_threshold", 0.01))
     return module, datamodule
@@ -92,7 +100,7 @@ def train(cfg: DictConfig) -> dict:
     run_dir = Path(cfg.run_dir)
     settings = settings_from(cfg)
     index_spec = instantiate(cfg.index)                       # config errors before any data is read
-    resume = resume_checkpoint(run_dir, cfg.get("ckpt_path"))
+    resume = resolve_checkpoint(run_dir, cfg.get("ckpt_path"), key="ckpt_path")
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     module, datamodule = build(cfg)
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
@@ -103,7 +111,7 @@ def train(cfg: DictConfig) -> dict:
     with warnings.catch_warnings():
         # The default data sits in memory; worker processes would only add start-up time.
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     training = {"seconds": time.perf_counter() - start, "steps": int(trainer.global_step),
                 "epochs": int(trainer.current_epoch)}
 
@@ -116,36 +124,11 @@ def train(cfg: DictConfig) -> dict:
     save_index(run_dir, result.index, result.gallery_labels, split=gallery_split,
                classes=list(datamodule.source.classes), threshold=result.report["verification"]["threshold"],
                checkpoint=str(best) if best else None, checkpoint_sha256=digest,
-               **index_description(index_spec, result.gallery, result.index, cfg.recall_check, cfg.model,
-                                   cfg.data.source))
+               **index_description(index_spec, result.gallery, result.index, **cfg.recall_check),
+               **model_description(cfg.model, cfg.data.source))
     result.report["training"] = training
     result.report["skipped_images"] = getattr(datamodule.source, "skipped", [])
     return _finish(run_dir, result, best, digest, cfg)
-
-
-def resume_checkpoint(run_dir: Path, ckpt_path: str | None) -> str | None:
-    """``ckpt_path``: ``null`` (fresh start), ``last`` (this run dir's last.ckpt) or a path."""
-    if not ckpt_path:
-        return None
-    path = run_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path={ckpt_path}: {str(path)!r} not found; to resume a run, point "
-                                "hydra.run.dir at that run's directory")
-    return str(path)
-
-
-def index_description(spec, gallery: np.ndarray, index, check: DictConfig, model_cfg: DictConfig,
-                      source_cfg: DictConfig) -> dict:
-    """index.json entries: index type and parameters, recall measured against exact search (with a
-    warning under ``check.floor``), and the model config and image settings a matcher needs."""
-    recall = measure_recall(index, gallery, k=int(check.k), sample=int(check.sample))
-    if recall < float(check.floor):
-        warnings.warn(f"index={spec.kind}: recall@{check.k} against exact search is {recall:.3f}, below "
-                      f"recall_check.floor={check.floor}; raise nprobe / ef_search or use index=flat",
-                      stacklevel=2)
-    return {"index_kind": spec.kind, "index_params": spec.params, f"recall_at_{int(check.k)}": recall,
-            "model": OmegaConf.to_container(model_cfg, resolve=True),
-            "image": {"size": int(source_cfg.image_size), "channels": int(source_cfg.channels)}}
 
 
 def evaluate(cfg: DictConfig) -> dict:
@@ -156,7 +139,7 @@ def evaluate(cfg: DictConfig) -> dict:
         raise ValueError(f"pairs={cfg.pairs} needs pairs_root=<folder of the images it names>")
     test_pairs = read_lfw_pairs(cfg.pairs, cfg.pairs_root) if cfg.get("pairs") else None
     module, datamodule = build(train_cfg)
-    checkpoint = resolve_checkpoint(run_dir, str(cfg.checkpoint))
+    checkpoint = resolve_checkpoint(run_dir, cfg.checkpoint)
     load_weights(module, checkpoint)
     index, meta = load_index(run_dir)
     digest = sha256_file(checkpoint)

@@ -75,8 +75,9 @@ def render_markdown(report: dict) -> str:
                   "as distractors.", ""]
     skipped = report.get("skipped_images") or []
     if skipped:
-        lines += ["## Skipped images", "", f"{len(skipped)} unreadable image(s) left out (data.source.on_bad_image=skip):",
-                  "", *(f"- `{s['path']}`: {s['error']}" for s in skipped), ""]
+        lines += ["## Skipped images", "",
+                  f"{len(skipped)} unreadable image(s) left out (data.source.on_bad_image=skip):", "",
+                  *(f"- `{s['path']}`: {s['error']}" for s in skipped), ""]
     lines += ["![ROC](roc.png)", "", "![distances](distances.png)", ""]
     return "\n".join(lines)
 

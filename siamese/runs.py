@@ -19,12 +19,23 @@ def run_config(run_dir: Path) -> DictConfig:
     return cfg
 
 
-def resolve_checkpoint(run_dir: Path, which: str) -> Path:
-    """``best`` / ``last`` (in ``run_dir/checkpoints``) or a path; a clear error when missing."""
+def resolve_checkpoint(run_dir: Path, which: str | None, key: str = "checkpoint") -> Path | None:
+    """The checkpoint the config value ``key=which`` names: ``best`` / ``last`` (in
+    ``run_dir/checkpoints``) or a path; ``None`` for an empty value. A clear error when it is missing."""
+    if not which:
+        return None
+    which = str(which)
     path = Path(run_dir) / "checkpoints" / f"{which}.ckpt" if which in ("best", "last") else Path(which)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} not found (checkpoint={which!r})")
+        raise FileNotFoundError(f"{key}={which}: {str(path)!r} not found; a run's checkpoints are in "
+                                "<run_dir>/checkpoints (to resume, point hydra.run.dir at that run's directory)")
     return path
+
+
+def model_description(model_cfg: DictConfig, source_cfg: DictConfig) -> dict:
+    """index.json entries a matcher needs to embed a query as the gallery was: model config, image settings."""
+    return {"model": OmegaConf.to_container(model_cfg, resolve=True),
+            "image": {"size": int(source_cfg.image_size), "channels": int(source_cfg.channels)}}
 
 
 def checkpoint_state(checkpoint: Path) -> dict:

@@ -1,10 +1,13 @@
 """Every YAML in conf/ composes and instantiates (found by glob: a new file is tested automatically)."""
+import functools
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
-from conftest import (
+from helpers import (
     CONF_DIR,
     compose_config,
     make_csv_pairs,
@@ -14,13 +17,20 @@ from conftest import (
 )
 from siamese.data import PairDataModule
 from siamese.losses import SiameseLoss
+from siamese.losses.miners import HardPairMiner
+from siamese.losses.reducers import Reducer
 from siamese.module import SiameseModule
 from siamese.nets import ConvTower
 from siamese.pipeline import build
 
-GROUP_FILES = sorted(p for p in CONF_DIR.glob("*/*.yaml"))
+# Every option of every group, nested groups (loss/reducer) included; `base/` folders hold the shared
+# part of a group's options (composed through them) and hydra/ Hydra's own settings (composed by
+# the primary configs).
+GROUP_FILES = sorted(p for p in CONF_DIR.glob("*/**/*.yaml")
+                     if "base" not in p.relative_to(CONF_DIR).parts[:-1] and p.parts[-2] != "hydra")
 PRIMARY_FILES = sorted(CONF_DIR.glob("*.yaml"))
-EXPECTED_TYPE = {"model": ConvTower, "loss": SiameseLoss}
+EXPECTED_TYPE = {"model": ConvTower, "loss": SiameseLoss, "loss/reducer": Reducer, "loss/miner": HardPairMiner,
+                 "optimizer": functools.partial}
 LFW_PAIRS = "1\nAnn_A 1 2\nAnn_A 1 Bob_B 1\n"
 
 
@@ -56,34 +66,40 @@ def test_every_group_option_is_listed():
     assert {"data", "model", "loss", "trainer"} <= groups
 
 
-@pytest.mark.parametrize("path", GROUP_FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+# Nested groups need their parent option first (a reducer belongs to a pair loss, a miner to batch_all).
+PARENT = {"loss/reducer": ["loss=contrastive"], "loss/miner": ["loss=contrastive", "loss.pairs=batch_all"]}
+
+
+@pytest.mark.parametrize("path", GROUP_FILES, ids=lambda p: str(p.relative_to(CONF_DIR).with_suffix("")))
 def test_group_option_composes_and_instantiates(path: Path, image_tree, tmp_path):
-    group, option = path.parent.name, path.stem
-    overrides = [f"{group}={option}", f"run_dir={tmp_path}"]
+    group, option = str(path.parent.relative_to(CONF_DIR)), path.stem
+    overrides = [*PARENT.get(group, []), f"{group}={option}", f"run_dir={tmp_path}"]
     if group == "data":
         overrides += data_overrides(option, tmp_path, image_tree)
     cfg = compose_config("train", overrides)
-    obj = instantiate(cfg[group])
-    if group in EXPECTED_TYPE:
-        assert isinstance(obj, EXPECTED_TYPE[group])
-    if group == "data":
+    node = OmegaConf.select(cfg, group.replace("/", "."))
+    if group == "data":                      # through build: data.sampler=auto is resolved from the loss
+        _, obj = build(cfg)
         assert len(obj.fixed_pairs["test"]) > 0 and obj.channels == cfg.model.in_channels
+        return
+    obj = instantiate(node) if node is not None else None
+    if group in EXPECTED_TYPE:
+        assert isinstance(obj, EXPECTED_TYPE[group]), (group, obj)
     if group == "trainer":
         assert obj.max_epochs >= 1 and obj.reload_dataloaders_every_n_epochs == 1
+    if group == "callbacks":
+        assert all(isinstance(c, pl.Callback) for c in obj.values())
+    if group.startswith("loss/"):
+        built, _ = build(cfg)
+        assert getattr(built.loss, group.split("/")[1]) is not None
 
 
 @pytest.mark.parametrize("path", PRIMARY_FILES, ids=lambda p: p.stem)
 def test_primary_config_composes(path: Path, tmp_path):
-    """train builds the whole run; evaluate/export compose with their required keys; match.yaml is
-    read by OmegaConf (see scripts/match.py) and merges with its command-line keys."""
-    from omegaconf import OmegaConf
-
+    """train builds the whole run; evaluate/export/match compose with their required keys."""
     required = {"train": [f"run_dir={tmp_path}"], "evaluate": [f"run_dir={tmp_path}"],
-                "export": [f"run_dir={tmp_path}", f"images={tmp_path}"]}
-    if path.stem == "match":
-        cfg = OmegaConf.merge(OmegaConf.load(path), OmegaConf.from_cli([f"index={tmp_path}", "query=x.png"]))
-        assert not OmegaConf.missing_keys(cfg) and cfg.k == 5
-        return
+                "export": [f"run_dir={tmp_path}", f"images={tmp_path}"],
+                "match": [f"index_dir={tmp_path}", "query=x.png"]}
     cfg = compose_config(path.stem, required[path.stem])
     assert not OmegaConf.missing_keys(cfg)
     if path.stem == "train":

@@ -168,7 +168,7 @@ def test_digits_channels_and_size():
     assert src[0].shape == (3, 12, 12) and len(src) == 1797 and src.classes[0] == "0"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ValueError, match=r"data\.source\.channels must be 1 or 3, got 2"):
+        with pytest.raises(ValueError, match=r"data\.source\.channels must be one of \[1, 3\], got 2"):
             DigitsImages(channels=2)
 
 

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from siamese.evaluation import EvaluationSettings, evaluate, retrieval_figures
 from siamese.data import DigitsImages, PairDataModule
+from siamese.evaluation import EvaluationSettings, evaluate, retrieval_figures
 from siamese.index import build_flat_index
 from siamese.nets import ConvTower
 

@@ -4,11 +4,9 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 from siamese import index as idx
 from siamese.atomic import atomic_write_many, json_bytes
-from siamese.nets import Tower
 
 
 def unit_vectors(n, d, seed=0):
@@ -80,26 +78,6 @@ def test_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path, monkey
         atomic_write_many({target: json_bytes({"version": 2})})
     assert json.loads(target.read_text()) == {"version": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
-
-
-class OneStageTower(Tower):
-    """A tower with one stage and dropout, so that train and eval mode give different outputs."""
-
-    def __init__(self):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3), torch.nn.Dropout(0.9))
-
-    def forward(self, x):
-        return [self.body(x)]
-
-
-def test_embed_uses_eval_mode_and_restores_training_mode():
-    tower = OneStageTower().train()
-    loader = [{"x": torch.ones(2, 1, 2, 2), "c": torch.tensor([0, 1])}]
-    a, labels = idx.embed(tower, loader)
-    b, _ = idx.embed(tower, loader)
-    assert np.array_equal(a, b)  # dropout off: deterministic
-    assert tower.training and labels.tolist() == [0, 1] and a.shape == (2, 3)
 
 
 SPECS = {
@@ -205,16 +183,10 @@ def test_empty_gallery_is_a_clear_error():
 
 
 def test_recall_below_the_floor_is_warned(tmp_path):
-    from omegaconf import OmegaConf
-
-    from siamese.pipeline import index_description
-
     x = unit_vectors(2000, 16)            # uniform points: the hard case for IVF with one probe
     spec = idx.IVFFlatIndex(nlist=32, nprobe=1)
     index = spec.build(x)
-    check = OmegaConf.create({"k": 10, "sample": 200, "floor": 0.99})
-    model = OmegaConf.create({"_target_": "siamese.nets.ConvTower"})
-    source = OmegaConf.create({"image_size": 8, "channels": 1})
-    with pytest.warns(UserWarning, match=r"index=ivf: recall@10 against exact search is 0\.\d+, below recall_check\.floor=0\.99"):
-        meta = index_description(spec, x, index, check, model, source)
+    with pytest.warns(UserWarning, match=r"index=ivf: recall@10 against exact search is 0\.\d+, "
+                                         r"below recall_check\.floor=0\.99"):
+        meta = idx.index_description(spec, x, index, k=10, sample=200, floor=0.99)
     assert meta["recall_at_10"] < 0.99 and meta["index_params"]["nprobe"] == 1

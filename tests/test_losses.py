@@ -8,6 +8,10 @@ from pytorch_metric_learning.losses import ContrastiveLoss as PMLContrastiveLoss
 from pytorch_metric_learning.reducers import SumReducer
 
 from siamese.losses import ContrastiveLoss, DoubleMarginContrastiveLoss
+from siamese.losses.miners import HardPairMiner
+from siamese.losses.pair import batch_all_pairs
+from siamese.losses.reducers import AvgNonZeroReducer, MeanReducer, SumOver2N
+from siamese.nets import TowerShape
 
 
 def naive_contrastive(e1, e2, y, margin, form):
@@ -15,7 +19,7 @@ def naive_contrastive(e1, e2, y, margin, form):
     total = 0.0
     for a, b, same in zip(e1.tolist(), e2.tolist(), y.tolist()):
         d = sum((u - v) ** 2 for u, v in zip(a, b))
-        if form == "seed":
+        if form == "squared":
             total += same * d + (1 - same) * max(margin - d, 0.0)
         else:
             total += same * d + (1 - same) * max(margin - math.sqrt(d), 0.0) ** 2
@@ -43,7 +47,7 @@ def random_pairs(n=16, dims=(8, 6, 4), seed=0, normalise=True):
     return e1, e2, {"y": y}
 
 
-@pytest.mark.parametrize("form", ["seed", "hadsell"])
+@pytest.mark.parametrize("form", ["squared", "hadsell"])
 @pytest.mark.parametrize("margin", [0.5, 1.0, 2.5])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_contrastive_equals_naive_loop(form, margin, seed):
@@ -63,7 +67,7 @@ def test_contrastive_equals_naive_loop(form, margin, seed):
 def test_dcontrastive_equals_naive_loop(m1, m2, weights, layers):
     e1, e2, batch = random_pairs(seed=3)
     loss = DoubleMarginContrastiveLoss(m1=m1, m2=m2, layers=layers, weights=weights)
-    loss.bind(3, 4)
+    loss.bind(TowerShape(3, 4))
     out = loss(e1, e2, batch)
     sel = layers or [1, 2, 3]
     bc = lambda v: v if isinstance(v, list) else [v] * len(sel)  # noqa: E731
@@ -77,15 +81,15 @@ def test_dcontrastive_equals_naive_loop(m1, m2, weights, layers):
 def test_identical_same_pairs_and_far_different_pairs_cost_nothing():
     e = [torch.nn.functional.normalize(torch.randn(6, 5), dim=1) for _ in range(3)]
     same = {"y": torch.ones(6)}
-    assert ContrastiveLoss(form="seed")(e, e, same)["loss"].item() == 0.0
+    assert ContrastiveLoss(form="squared")(e, e, same)["loss"].item() == 0.0
     assert ContrastiveLoss(form="hadsell")(e, e, same)["loss"].item() == 0.0
     dcl = DoubleMarginContrastiveLoss(m1=0.1, m2=1.0)
-    dcl.bind(3, 4)
+    dcl.bind(TowerShape(3, 4))
     assert dcl(e, e, same)["loss"].item() == 0.0
     # opposite unit vectors: squared distance 4, Euclidean 2, beyond every margin below
     diff = {"y": torch.zeros(6)}
     neg = [-v for v in e]
-    assert ContrastiveLoss(margin=3.9, form="seed")(e, neg, diff)["loss"].item() == 0.0
+    assert ContrastiveLoss(margin=3.9, form="squared")(e, neg, diff)["loss"].item() == 0.0
     assert ContrastiveLoss(margin=1.9, form="hadsell")(e, neg, diff)["loss"].item() == 0.0
     assert dcl(e, neg, diff)["loss"].item() == 0.0
 
@@ -94,10 +98,10 @@ def test_positive_pair_inside_m1_costs_nothing_but_outside_does():
     a = torch.tensor([[1.0, 0.0]])
     b = torch.tensor([[0.8, 0.6]])          # squared distance 0.04 + 0.36 = 0.4
     dcl = DoubleMarginContrastiveLoss(m1=0.5, m2=1.0, layers=[1])
-    dcl.bind(1, 2)
+    dcl.bind(TowerShape(1, 2))
     assert dcl([a], [b], {"y": torch.ones(1)})["loss"].item() == 0.0
     dcl = DoubleMarginContrastiveLoss(m1=0.3, m2=1.0, layers=[1])
-    dcl.bind(1, 2)
+    dcl.bind(TowerShape(1, 2))
     assert dcl([a], [b], {"y": torch.ones(1)})["loss"].item() == pytest.approx(0.1 / 2)
 
 
@@ -112,7 +116,7 @@ def test_seed_form_agrees_with_pytorch_metric_learning():
     pml = PMLContrastiveLoss(pos_margin=0.0, neg_margin=1.3, reducer=SumReducer(),
                              distance=LpDistance(normalize_embeddings=False, p=2, power=2))
     pml_sum = pml(emb, None, indices_tuple=(pos, pos + n, neg, neg + n))
-    ours = ContrastiveLoss(margin=1.3, form="seed")(e1, e2, batch)["loss"]
+    ours = ContrastiveLoss(margin=1.3, form="squared")(e1, e2, batch)["loss"]
     assert ours.item() == pytest.approx(pml_sum.item() / (2 * n), rel=1e-5)
 
 
@@ -121,8 +125,8 @@ def test_losses_compute_in_float32_and_stay_finite(dtype):
     e = [torch.nn.functional.normalize(torch.randn(8, 4), dim=1).to(dtype).requires_grad_() for _ in range(3)]
     batch = {"y": torch.tensor([1.0, 0.0] * 4)}
     dcl = DoubleMarginContrastiveLoss()
-    dcl.bind(3, 4)
-    for loss in (ContrastiveLoss(form="seed"), ContrastiveLoss(form="hadsell"), dcl):
+    dcl.bind(TowerShape(3, 4))
+    for loss in (ContrastiveLoss(form="squared"), ContrastiveLoss(form="hadsell"), dcl):
         out = loss(e, e, batch)  # identical embeddings: distance 0, the sqrt's edge case
         assert out["loss"].dtype == torch.float32
         out["loss"].backward()
@@ -154,15 +158,12 @@ def test_dcontrastive_rejects_bad_values(kwargs, match):
 
 def test_dcontrastive_rejects_unknown_stage_and_wrong_length_at_bind():
     with pytest.raises(ValueError, match=r"loss\.layers names stage\(s\) \[4\] but the tower has stages 1\.\.3"):
-        DoubleMarginContrastiveLoss(layers=[1, 4]).bind(3, 4)
+        DoubleMarginContrastiveLoss(layers=[1, 4]).bind(TowerShape(3, 4))
     with pytest.raises(ValueError, match=r"loss\.m2 has 2 values but 3 layers"):
-        DoubleMarginContrastiveLoss(m2=[1.0, 1.5]).bind(3, 4)
+        DoubleMarginContrastiveLoss(m2=[1.0, 1.5]).bind(TowerShape(3, 4))
 
 
 # ------------------------------------------------------ pair sets, reductions and the miner
-
-from siamese.losses.pair import batch_all_pairs, hard_pair_mask, reduce_terms  # noqa: E402
-
 
 def pk_batch(p=3, k=4, dim=5, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -189,7 +190,7 @@ def test_batch_all_is_every_unordered_pair_of_distinct_images():
 def test_batch_all_contrastive_equals_a_naive_double_loop():
     x, labels, batch = pk_batch(seed=1)
     n = len(x) // 2
-    got = ContrastiveLoss(margin=1.2, pairs="batch_all", reduction="mean")([x[:n]], [x[n:]], batch)["loss"]
+    got = ContrastiveLoss(margin=1.2, pairs="batch_all", reducer=MeanReducer())([x[:n]], [x[n:]], batch)["loss"]
     terms = []
     for p in range(len(x)):
         for q in range(p + 1, len(x)):
@@ -198,34 +199,56 @@ def test_batch_all_contrastive_equals_a_naive_double_loop():
     assert got.item() == pytest.approx(sum(terms) / len(terms), rel=1e-5)
 
 
-def test_reductions_on_hand_cases():
+def test_reducers_on_hand_cases():
     terms = torch.tensor([0.0, 2.0, 0.0, 3.0, 1.0])
     y = torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0])
-    assert reduce_terms(terms, y, None, "seed").item() == pytest.approx(6.0 / 10)
-    assert reduce_terms(terms, y, None, "mean").item() == pytest.approx(6.0 / 5)
-    assert reduce_terms(terms, y, None, "nonzero").item() == pytest.approx(2.0 / 1 + 4.0 / 2)
+    assert SumOver2N()(terms, y).item() == pytest.approx(6.0 / 10)
+    assert MeanReducer()(terms, y).item() == pytest.approx(6.0 / 5)
+    assert AvgNonZeroReducer()(terms, y).item() == pytest.approx(2.0 / 1 + 4.0 / 2)
     zeros = torch.zeros(4)
-    for reduction in ("seed", "mean", "nonzero"):
-        value = reduce_terms(zeros, torch.tensor([1.0, 0.0, 1.0, 0.0]), None, reduction)
+    for reducer in (SumOver2N(), MeanReducer(), AvgNonZeroReducer()):
+        value = reducer(zeros, torch.tensor([1.0, 0.0, 1.0, 0.0]))
         assert value.item() == 0.0 and torch.isfinite(value)
-        assert reduce_terms(terms, y, torch.zeros(5, dtype=torch.bool), reduction).item() == 0.0
+        assert reducer(terms[:0], y[:0]).item() == 0.0        # no kept pair: 0, not NaN
+
+
+def test_a_miner_that_keeps_no_pair_gives_a_zero_loss():
+    x, labels, batch = pk_batch(seed=5)
+    n = len(x) // 2
+    keep_none = lambda x, labels, i, j: torch.zeros(len(i), dtype=torch.bool)
+    out = ContrastiveLoss(pairs="batch_all", miner=keep_none)([x[:n]], [x[n:]], batch)
+    assert out["loss"].item() == 0.0 and out["mined_fraction"].item() == 0.0
+
+
+def test_former_spellings_still_work_with_a_deprecation_message():
+    x, labels, batch = pk_batch(seed=6)
+    n = len(x) // 2
+    with pytest.warns(FutureWarning, match=r"loss\.form=seed is deprecated: .* loss\.form=squared"):
+        old = ContrastiveLoss(form="seed")
+    with pytest.warns(FutureWarning, match=r"loss\.reduction=seed is deprecated: .* loss/reducer=sum_over_2n"):
+        old_reduction = ContrastiveLoss(reduction="seed")
+    new = ContrastiveLoss(form="squared", reducer=SumOver2N())
+    for loss in (old, old_reduction):
+        assert loss([x[:n]], [x[n:]], batch)["loss"].item() == new([x[:n]], [x[n:]], batch)["loss"].item()
 
 
 def test_hard_miner_keeps_exactly_the_pairs_its_rule_names():
     x, labels, batch = pk_batch(p=4, k=4, seed=2)
     i, j = torch.triu_indices(len(x), len(x), offset=1)
-    keep = hard_pair_mask(x, labels, i, j, margin=0.05)
+    keep = HardPairMiner(margin=0.05)(x, labels, i, j)
     d = torch.cdist(x, x)
+
+    def rule(a, p, q):
+        negs = [d[a, o] for o in range(len(x)) if labels[o] != labels[a]]
+        poss = [d[a, o] for o in range(len(x)) if labels[o] == labels[a] and o != a]
+        if labels[p] == labels[q]:
+            return d[p, q] > min(negs) - 0.05
+        return d[p, q] < max(poss) + 0.05
+
     for p, q, kept in zip(i.tolist(), j.tolist(), keep.tolist()):
-        def rule(a):
-            negs = [d[a, o] for o in range(len(x)) if labels[o] != labels[a]]
-            poss = [d[a, o] for o in range(len(x)) if labels[o] == labels[a] and o != a]
-            if labels[p] == labels[q]:
-                return d[p, q] > min(negs) - 0.05
-            return d[p, q] < max(poss) + 0.05
-        assert kept == bool(rule(p) or rule(q)), (p, q)
-    out = DoubleMarginContrastiveLoss(pairs="batch_all", miner="hard", miner_margin=0.05)
-    out.bind(1, 5)
+        assert kept == bool(rule(p, p, q) or rule(q, p, q)), (p, q)
+    out = DoubleMarginContrastiveLoss(pairs="batch_all", miner=HardPairMiner(margin=0.05))
+    out.bind(TowerShape(1, 5))
     n = len(x) // 2
     result = out([x[:n]], [x[n:]], batch)
     assert result["mined_fraction"].item() == pytest.approx(keep.float().mean().item())
@@ -234,27 +257,29 @@ def test_hard_miner_keeps_exactly_the_pairs_its_rule_names():
 def test_dcontrastive_reduces_each_layer_on_its_own():
     x, labels, batch = pk_batch(seed=3)
     n = len(x) // 2
-    loss = DoubleMarginContrastiveLoss(m1=0.1, m2=1.0, weights=[1.0, 2.0], pairs="batch_all", reduction="nonzero")
-    loss.bind(2, 5)
+    loss = DoubleMarginContrastiveLoss(m1=0.1, m2=1.0, weights=[1.0, 2.0], pairs="batch_all",
+                                       reducer=AvgNonZeroReducer())
+    loss.bind(TowerShape(2, 5))
     out = loss([x[:n], x[:n].flip(1)], [x[n:], x[n:].flip(1)], batch)
     assert out["loss"].item() == pytest.approx((out["layer1"] + out["layer2"]).item())
     assert out["layer2"].item() == pytest.approx(2 * out["layer1"].item(), rel=1e-5)  # same distances, w=2
 
 
-def test_nonzero_reduction_and_miner_let_nan_reach_the_guard():
+def test_nonzero_reducer_and_miner_let_nan_reach_the_guard():
     terms = torch.tensor([float("nan"), 1.0, 0.0])
-    assert torch.isnan(reduce_terms(terms, torch.tensor([1.0, 0.0, 0.0]), None, "nonzero"))
+    assert torch.isnan(AvgNonZeroReducer()(terms, torch.tensor([1.0, 0.0, 0.0])))
     x, labels, batch = pk_batch(seed=4)
     x[0] = float("nan")
     i, j = torch.triu_indices(len(x), len(x), offset=1)
-    keep = hard_pair_mask(x, labels, i, j, margin=0.1)
+    keep = HardPairMiner(margin=0.1)(x, labels, i, j)
     assert keep[(i == 0) | (j == 0)].all()
 
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"pairs": "all"}, r"loss\.pairs must be one of \['sampled', 'batch_all'\], got 'all'"),
-    ({"reduction": "sum"}, r"loss\.reduction must be one of"),
-    ({"miner": "hard"}, r"loss\.miner=hard mines the pairs of a whole batch: it needs loss\.pairs=batch_all"),
+    ({"form": "cubed"}, r"loss\.form must be one of \['squared', 'hadsell'\], got 'cubed'"),
+    ({"miner": HardPairMiner()}, r"loss\.miner=HardPairMiner\(margin=0\.1\) mines the pairs of a whole batch: "
+                                 r"it needs loss\.pairs=batch_all"),
 ])
 def test_pair_set_options_are_checked(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -24,6 +24,7 @@ from siamese.losses import (
     TripletLoss,
 )
 from siamese.losses.classification import psi
+from siamese.nets import TowerShape
 
 
 def batch_of(classes=4, per_class=3, dim=5, seed=0, normalise=True):
@@ -38,7 +39,7 @@ def batch_of(classes=4, per_class=3, dim=5, seed=0, normalise=True):
 
 
 def run(loss, x, batch, num_classes=None):
-    loss.bind(1, x.shape[1], num_classes)
+    loss.bind(TowerShape(1, x.shape[1]), num_classes)
     n = len(x) // 2
     return loss([x[:n]], [x[n:]], batch)
 
@@ -139,7 +140,7 @@ def naive_angular(x, labels, w, m, lam, normalize_weights):
 def test_angular_softmax_equals_naive_loop(m, cls, normalize, iteration):
     x, labels, batch = batch_of(classes=4, per_class=4, seed=5, normalise=False)
     loss = cls(m=m, base=10.0, gamma=0.5, power=1.0, lambda_min=0.1)
-    loss.bind(1, x.shape[1], 4)
+    loss.bind(TowerShape(1, x.shape[1]), 4)
     loss.iteration.fill_(iteration)
     loss.eval()  # no iteration counting inside this call
     got = loss([x[: len(x) // 2]], [x[len(x) // 2:]], batch)
@@ -152,11 +153,12 @@ def test_angular_softmax_equals_naive_loop(m, cls, normalize, iteration):
 def test_lsoftmax_with_m_1_is_softmax():
     x, labels, batch = batch_of(seed=6, normalise=False)
     ls, sm = LSoftmaxLoss(m=1), SoftmaxLoss(bias=False)
-    ls.bind(1, x.shape[1], 4)
-    sm.bind(1, x.shape[1], 4)
+    ls.bind(TowerShape(1, x.shape[1]), 4)
+    sm.bind(TowerShape(1, x.shape[1]), 4)
     sm.weight.data = ls.weight.data.clone()
     n = len(x) // 2
-    assert ls([x[:n]], [x[n:]], batch)["loss"].item() == pytest.approx(sm([x[:n]], [x[n:]], batch)["loss"].item(), rel=1e-6)
+    expected = sm([x[:n]], [x[n:]], batch)["loss"].item()
+    assert ls([x[:n]], [x[n:]], batch)["loss"].item() == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize("m", [2, 4])
@@ -166,7 +168,7 @@ def test_lsoftmax_and_sphereface_agree_with_pytorch_metric_learning(m):
     n = len(x) // 2
     for ours, theirs in ((LSoftmaxLoss(m=m, base=0.0, lambda_min=0.0), pml_losses.LargeMarginSoftmaxLoss),
                          (ASoftmaxLoss(m=m, base=0.0, lambda_min=0.0), pml_losses.SphereFaceLoss)):
-        ours.bind(1, x.shape[1], 4)
+        ours.bind(TowerShape(1, x.shape[1]), 4)
         pml = theirs(num_classes=4, embedding_size=x.shape[1], margin=m, reducer=MeanReducer())
         pml.W.data = ours.weight.data.T.clone()
         assert ours([x[:n]], [x[n:]], batch)["loss"].item() == pytest.approx(pml(x, labels).item(), rel=1e-4)
@@ -202,7 +204,7 @@ def test_angular_losses_count_iterations_only_in_training():
 def test_angular_losses_finite_at_theta_0_and_pi_and_in_half_precision(dtype):
     for cls in (LSoftmaxLoss, ASoftmaxLoss):
         loss = cls(m=4)
-        loss.bind(1, 3, 3)
+        loss.bind(TowerShape(1, 3), 3)
         w = loss.weight.detach()
         # rows: θ = 0 (along the class weight), θ = π (against it), and a duplicate
         x = torch.stack([w[0], -w[1], w[0]]).to(dtype).requires_grad_()

@@ -4,11 +4,11 @@ import pytorch_lightning as pl
 import torch
 
 from siamese.data import DigitsImages, PairDataModule
+from siamese.evaluation import pair_distances
 from siamese.losses import ContrastiveLoss, DoubleMarginContrastiveLoss
 from siamese.metrics import roc_auc
 from siamese.module import SiameseModule
 from siamese.nets import ConvTower
-from siamese.evaluation import pair_distances
 
 
 def make_module(loss=None, channels=(8, 16, 32)):

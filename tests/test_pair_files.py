@@ -1,21 +1,9 @@
 """Pair-list files (LFW pairs.txt, CSV): parsing, folds, and malformed input named with file and line."""
 import pytest
 
-from conftest import make_csv_pairs
-from conftest import make_lfw_tree as lfw_tree
+from helpers import PAIRS, make_csv_pairs
+from helpers import make_lfw_tree as lfw_tree
 from siamese.data.pair_files import read_csv_pairs, read_lfw_pairs
-
-
-PAIRS = """2 2
-Ann_A 1 2
-Bob_B 1 3
-Ann_A 1 Bob_B 2
-Bob_B 3 Cy_C 1
-Cy_C 1 2
-Ann_A 2 3
-Cy_C 3 Ann_A 3
-Ann_A 1 Cy_C 2
-"""
 
 
 def test_pairs_folds_labels_and_paths(tmp_path):

@@ -1,32 +1,18 @@
 """The real scripts/train.py, end to end with trainer=debug, in a temporary run directory."""
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from siamese.index import embed, load_index, search
+from helpers import PAIRS, ROOT, SMALL, make_csv_pairs, make_image_tree, make_lfw_tree, run_script, run_train
+from siamese.evaluation import embed_images
+from siamese.index import load_index, search
+from siamese.pipeline import build
 from siamese.runs import load_tower, run_config
-
-ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["trainer=debug", "data.train_pairs=384", "data.val_pairs=200", "data.test_pairs=300"]
-
-
-def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
-
-
-def run_train(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    return run_script("train.py", f"hydra.run.dir={run_dir}", *SMALL, *overrides)
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +59,11 @@ def test_train_script_writes_index_and_report(loss, trained_runs):
     index, meta = load_index(run_dir)
     assert meta["threshold"] == report["verification"]["threshold"]
     cfg = run_config(run_dir)
-    datamodule = instantiate(cfg.data)
+    _, datamodule = build(cfg)
     net = load_tower(cfg.model, Path(report["checkpoint"]))
-    gallery, labels = embed(net, datamodule.images_dataloader("train"))
+    gallery, labels = embed_images(net, datamodule.images_dataloader("train"))
     assert meta["labels"] == labels.tolist()
-    queries, _ = embed(net, datamodule.images_dataloader("test"))
+    queries, _ = embed_images(net, datamodule.images_dataloader("test"))
     _, ids = search(index, queries, k=5)
     brute = np.linalg.norm(queries[:, None] - gallery[None], axis=2)
     assert (ids[:, 0] == brute.argmin(axis=1)).mean() > 0.99  # ties aside, the same nearest item
@@ -99,6 +85,7 @@ def test_bad_config_fails_before_training_and_names_the_value(tmp_path):
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_evaluate_script_reproduces_the_training_report(dcontrastive_run):
     tmp_path = dcontrastive_run
     before = json.loads((tmp_path / "report.json").read_text())
@@ -120,11 +107,9 @@ def test_evaluate_script_reproduces_the_training_report(dcontrastive_run):
 
 
 def test_evaluate_script_on_an_lfw_pairs_file(dcontrastive_run, tmp_path):
-    from conftest import make_lfw_tree as lfw_tree
-    from test_pair_files import PAIRS
 
     run_dir = dcontrastive_run
-    root = lfw_tree(tmp_path / "lfw")
+    root = make_lfw_tree(tmp_path / "lfw")
     (tmp_path / "pairs.txt").write_text(PAIRS)
     proc = run_script("evaluate.py", f"run_dir={run_dir}", f"pairs={tmp_path / 'pairs.txt'}", f"pairs_root={root}")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -141,6 +126,7 @@ def test_evaluate_script_names_a_missing_run(tmp_path):
     assert not (tmp_path / "nope").exists()
 
 
+@pytest.mark.slow
 def test_every_loss_trains_a_few_steps_through_the_script(tmp_path):
     """One Hydra multirun over every conf/loss file (one process, so the imports are paid once)."""
     losses = sorted(p.stem for p in (ROOT / "conf" / "loss").glob("*.yaml"))
@@ -155,9 +141,8 @@ def test_every_loss_trains_a_few_steps_through_the_script(tmp_path):
             assert any(k.startswith("loss.") for k in state), f"{loss}: loss parameters not checkpointed"
 
 
+@pytest.mark.slow
 def test_export_and_match_end_to_end(dcontrastive_run, tmp_path):
-    from conftest import make_image_tree
-
     images = make_image_tree(tmp_path / "collection")
     (images / "loose.png").write_bytes((images / "cat" / "0.png").read_bytes())
     (images / "dog" / "broken.png").write_bytes(b"not a png")
@@ -177,25 +162,25 @@ def test_export_and_match_end_to_end(dcontrastive_run, tmp_path):
     assert meta["recall_at_10"] > 0.9 and meta["checkpoint_sha256"] and meta["threshold"] is not None
 
     # eel/19.png is the one image of its brightness in the fixture: it must find itself first
-    proc = run_script("match.py", f"index={out}", f"query={images / 'eel' / '19.png'}", "k=3", "format=json")
+    proc = run_script("match.py", f"index_dir={out}", f"query={images / 'eel' / '19.png'}", "k=3", "format=json")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (row,) = json.loads(proc.stdout)
     first = row["neighbours"][0]
     assert first["path"] == "eel/19.png" and first["distance"] < 1e-3 and first["decision"] == "same"
     assert len(row["neighbours"]) == 3
 
-    proc = run_script("match.py", f"index={out}", f"pair={images / 'cat' / '0.png'},{images / 'loose.png'}")
+    proc = run_script("match.py", f"index_dir={out}", f"pair=[{images / 'cat' / '0.png'},{images / 'loose.png'}]")
     assert proc.returncode == 0 and "-> same" in proc.stdout   # the same picture twice
 
-    proc = run_script("match.py", f"index={out}", f"query={tmp_path / 'nothing.png'}")
+    proc = run_script("match.py", f"index_dir={out}", f"query={tmp_path / 'nothing.png'}")
     assert proc.returncode != 0 and "does not exist" in proc.stderr
 
 
+@pytest.mark.slow
 def test_csv_pair_list_trains_and_reports_verification_only(tmp_path):
-    from conftest import make_csv_pairs
-
     pairs_file = make_csv_pairs(tmp_path / "sig", n_pairs=120)
-    data = ["data=csv_pairs", f"data.pairs_file={pairs_file}", f"data.root={tmp_path / 'sig'}", "data.source.image_size=16"]
+    data = ["data=csv_pairs", f"data.pairs_file={pairs_file}", f"data.root={tmp_path / 'sig'}",
+            "data.source.image_size=16"]
     proc = run_script("train.py", f"hydra.run.dir={tmp_path / 'run'}", "trainer=debug", "loss=dcontrastive", *data)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "run" / "report.json").read_text())

@@ -8,13 +8,12 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from conftest import compose_config
+from helpers import FAULT, SMALL, compose_config, run_train
 from siamese.data import DigitsImages, PairDataModule
 from siamese.losses import DoubleMarginContrastiveLoss
 from siamese.module import SiameseModule
 from siamese.nets import ConvTower, Tower
 from siamese.pipeline import build, train
-from test_pipeline import SMALL, run_train
 
 FIGURES = ("verification", "retrieval", "one_shot")
 SHORT = ["trainer.max_epochs=4", "trainer.limit_train_batches=3", "callbacks.early_stopping=null"]
@@ -35,12 +34,13 @@ def test_same_config_and_seed_give_identical_metrics_and_index(tmp_path, capsys)
     assert (runs[0] / "index.faiss").read_bytes() == (runs[1] / "index.faiss").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert run_train(straight, "loss=dcontrastive", *SHORT).returncode == 0
 
     # SIGKILL in the middle of the third epoch (steps 6, 7, 8): epoch 2's checkpoint is the last one
-    proc = run_train(killed, "loss=dcontrastive", *SHORT, "+callbacks.fault._target_=siamese.faults.FaultInjector",
+    proc = run_train(killed, "loss=dcontrastive", *SHORT, FAULT,
                      "+callbacks.fault.kill_at_step=7")
     assert proc.returncode == -9
     assert (killed / "checkpoints" / "last.ckpt").is_file() and not (killed / "report.json").exists()
@@ -58,7 +58,7 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_nan_stops_the_run_naming_step_term_and_checkpoint_and_writes_nothing(tmp_path):
-    proc = run_train(tmp_path, "loss=dcontrastive", *SHORT, "+callbacks.fault._target_=siamese.faults.FaultInjector",
+    proc = run_train(tmp_path, "loss=dcontrastive", *SHORT, FAULT,
                      "+callbacks.fault.nan_at_step=4", "+callbacks.fault.nan_stage=2")
     assert proc.returncode != 0
     assert "step 4: the loss term dcontrastive/layer2 is nan" in proc.stderr
@@ -148,7 +148,7 @@ def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, n
 
 
 @pytest.mark.parametrize("override,match", [
-    ("index.metric=cosine", r"index\.metric must be one of \['ip', 'l2'\], got 'cosine'"),
+    ("index.metric=cosine", r"index\.metric must be one of \['l2', 'ip'\], got 'cosine'"),
     ("ckpt_path=last", r"ckpt_path=last: '.*last\.ckpt' not found"),
 ])
 def test_train_checks_index_and_resume_settings_before_reading_data(override, match, tmp_path, no_data_reading):

@@ -3,7 +3,7 @@ training folders, bad images, augmentation and in-tower normalisation."""
 import pytest
 import torch
 
-from conftest import make_csv_pairs, make_image_tree, make_lfw_tree, make_mnist_files, make_omniglot_tree
+from helpers import make_csv_pairs, make_image_tree, make_lfw_tree, make_mnist_files, make_omniglot_tree
 from siamese.data import FolderImages, MNISTImages, OmniglotImages, PairDataModule, PairListDataModule
 from siamese.nets import ConvTower
 
@@ -20,7 +20,8 @@ def test_omniglot_classes_and_background_evaluation_split(tmp_path):
 
 def test_omniglot_wrong_layout_shows_the_expected_one(tmp_path):
     make_image_tree(tmp_path / "flat")
-    with pytest.raises(FileNotFoundError, match=r"(?s)not an Omniglot folder.*images_background/<alphabet>/<character>"):
+    expected = r"(?s)not an Omniglot folder.*images_background/<alphabet>/<character>"
+    with pytest.raises(FileNotFoundError, match=expected):
         OmniglotImages(str(tmp_path / "flat"))
 
 

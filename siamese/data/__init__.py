@@ -6,6 +6,7 @@ from siamese.data.datamodule import ImageDataset, PairDataModule, PairDataset, P
 from siamese.data.pair_files import PairList, read_csv_pairs, read_lfw_pairs
 from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
 from siamese.data.sources import (
+    BAD_IMAGE_POLICIES,
     IMAGE_SUFFIXES,
     DigitsImages,
     FolderImages,
@@ -18,7 +19,8 @@ from siamese.data.sources import (
 )
 
 __all__ = [
-    "IMAGE_SUFFIXES", "SPLITS", "DigitsImages", "FolderImages", "ImageDataset", "MNISTImages", "OmniglotImages",
-    "PairDataModule", "PairDataset", "PairList", "PairListDataModule", "PathImages", "read_csv_pairs", "check_pairable", "load_image", "read_lfw_pairs", "sample_pairs", "sample_pk_pairs",
-    "scan_image_tree", "split_indices", "verify_image",
+    "BAD_IMAGE_POLICIES", "check_pairable", "DigitsImages", "FolderImages", "IMAGE_SUFFIXES", "ImageDataset",
+    "load_image", "MNISTImages", "OmniglotImages", "PairDataModule", "PairDataset", "PairList",
+    "PairListDataModule", "PathImages", "read_csv_pairs", "read_lfw_pairs", "sample_pairs",
+    "sample_pk_pairs", "scan_image_tree", "split_indices", "SPLITS", "verify_image",
 ]

@@ -99,11 +99,11 @@ class PairDataModule(PairBatchModule):
         holdout_classes: fraction of classes held out for val + test (``split=classes``).
         positive_fraction: share of same-class pairs (``y = 1``) in every pair set.
         train_pairs / val_pairs / test_pairs: pairs per training epoch / in the fixed val, test sets.
-        sampler: ``"pairs"`` (random pairs, ``positive_fraction`` same), ``"auto"`` (what the loss
-            asks for, resolved by ``siamese.pipeline.build``; random pairs when used alone) or ``"pk"``: P×K batches —
+        sampler: ``"pairs"`` (random pairs, ``positive_fraction`` same) or ``"pk"``: P×K batches —
             ``p`` classes × ``k`` images each (``k`` even), served as ``P·K/2`` same-class pairs, so a
             batch holds ``P × K`` distinct images; the mining losses need this. The batch size is
-            then ``P·K/2`` pairs and an epoch has ``train_pairs // (P·K/2)`` batches.
+            then ``P·K/2`` pairs and an epoch has ``train_pairs // (P·K/2)`` batches. The config value
+            ``auto`` (what the loss needs) is resolved by ``siamese.pipeline.build``.
         seed: seeds the split and every pair draw.
         augment: a callable on one image ``(C, H, W)`` (e.g. a ``torchvision.transforms.v2.Compose``
             from config) applied to training pairs only; validation, test and exports never augment.
@@ -124,7 +124,10 @@ class PairDataModule(PairBatchModule):
         self.augment = augment
         self.check_settings(split, holdout, holdout_classes, positive_fraction, train_pairs, val_pairs,
                             test_pairs, batch_size, num_workers, seed, sampler, p, k)
-        self.sampler = "pairs" if sampler == "auto" else sampler   # the pipeline resolves auto from the loss
+        if sampler == "auto":
+            raise ValueError("data.sampler=auto is resolved from the loss by siamese.pipeline.build; "
+                             "a PairDataModule built directly needs sampler='pairs' or 'pk'")
+        self.sampler = sampler
         self.p, self.k = int(p), int(k)
         if sampler == "pk":
             batch_size = self.p * self.k // 2

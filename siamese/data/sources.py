@@ -15,12 +15,13 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from siamese.checks import image_channels, one_of
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-
-
-def check_channels(channels: int) -> None:
-    if int(channels) not in (1, 3):
-        raise ValueError(f"data.source.channels must be 1 or 3, got {channels}")
+# What reading an unreadable image file raises (PIL: OSError, UnidentifiedImageError, SyntaxError; numpy: ValueError).
+UNREADABLE_IMAGE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError)
+# What to do with such a file: stop naming it, or leave it out and list it.
+BAD_IMAGE_POLICIES = ("raise", "skip")
 
 
 class DigitsImages:
@@ -33,7 +34,7 @@ class DigitsImages:
     def __init__(self, image_size: int = 32, channels: int = 1):
         from sklearn.datasets import load_digits
 
-        check_channels(channels)
+        image_channels("data.source.channels", channels)
         digits = load_digits()
         x = torch.from_numpy(digits.images).float().div(16.0).unsqueeze(1)  # (N, 1, 8, 8)
         x = F.interpolate(x, size=(int(image_size),) * 2, mode="bilinear", align_corners=False)
@@ -62,7 +63,7 @@ def verify_image(path: Path) -> None:
     try:
         with Image.open(path) as image:
             image.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError) as err:
+    except UNREADABLE_IMAGE_ERRORS as err:
         raise ValueError(f"unreadable image {str(path)!r}: {err}") from None
 
 
@@ -75,9 +76,6 @@ def load_image(path: Path, image_size: int, channels: int) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-BAD_IMAGE_POLICIES = ("raise", "skip")
-
-
 class PathImages:
     """Images at explicit paths with class ids ``labels`` (indexing ``classes``), checked up front.
 
@@ -88,9 +86,8 @@ class PathImages:
 
     def __init__(self, paths, labels, classes, image_size: int = 32, channels: int = 1,
                  on_bad_image: str = "raise"):
-        check_channels(channels)
-        if on_bad_image not in BAD_IMAGE_POLICIES:
-            raise ValueError(f"data.source.on_bad_image must be one of {list(BAD_IMAGE_POLICIES)}, got {on_bad_image!r}")
+        image_channels("data.source.channels", channels)
+        one_of("data.source.on_bad_image", on_bad_image, BAD_IMAGE_POLICIES)
         self.image_size, self.channels = int(image_size), int(channels)
         self.classes = list(classes)
         self.skipped: list[dict] = []
@@ -193,7 +190,8 @@ class OmniglotImages(PathImages):
             raise FileNotFoundError(f"data.source.root {str(root_path)!r} is not an Omniglot folder; {OMNIGLOT_LAYOUT}")
         paths, labels, classes, heldout = [], [], [], []
         for part in self.PARTS:
-            for alphabet in sorted(d for d in (root_path / part).iterdir() if d.is_dir() and not d.name.startswith(".")):
+            alphabets = (d for d in (root_path / part).iterdir() if d.is_dir() and not d.name.startswith("."))
+            for alphabet in sorted(alphabets):
                 part_paths, part_labels, characters = scan_image_tree(alphabet)
                 base = len(classes)
                 classes += [f"{alphabet.name}/{c}" for c in characters]
@@ -219,9 +217,8 @@ class MNISTImages:
     def __init__(self, root: str, variant: str = "mnist", image_size: int = 28, channels: int = 1):
         import torchvision
 
-        if variant not in self.DATASETS:
-            raise ValueError(f"data.source.variant must be one of {sorted(self.DATASETS)}, got {variant!r}")
-        check_channels(channels)
+        one_of("data.source.variant", variant, self.DATASETS)
+        image_channels("data.source.channels", channels)
         name = self.DATASETS[variant]
         cls = getattr(torchvision.datasets, name)
         try:

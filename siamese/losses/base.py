@@ -14,14 +14,6 @@ from torch import Tensor, nn
 from siamese.nets import combine_stages
 
 
-def positive(key: str, value: float) -> float:
-    """``value`` as a float, or a ``ValueError`` naming ``key`` when it is not > 0."""
-    value = float(value)
-    if not value > 0:
-        raise ValueError(f"{key} must be > 0, got {value}")
-    return value
-
-
 def pairwise_dist(x: Tensor) -> Tensor:
     """Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``; exact zeros become 1e-6.
 
@@ -48,22 +40,33 @@ def hardest(d: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor
 
 
 class SiameseLoss(nn.Module):
-    """Base class: subclasses implement ``compute(e1, e2, batch)`` on float32 embeddings."""
+    """Base class: subclasses implement ``compute(e1, e2, batch)`` on float32 embeddings.
+
+    A loss meets its tower twice, each with one job: ``check(tower)`` raises the config errors that
+    depend on the tower (before any data is read), and ``bind(tower, num_classes)``, called once by
+    the ``SiameseModule``, ties the loss to the tower's model embedding and, for a classifier,
+    makes its class weights. ``tower`` is a ``siamese.nets.Tower`` or a ``TowerShape``.
+    """
 
     needs_class_ids = False
     batch_kind = "pairs"   # what data.sampler=auto serves: "pairs" (random pairs) or "pk" (P×K batches)
-    embedding = "last"     # the tower's model.embedding, set by the module: what ``final`` returns
+    embedding = "last"     # the tower's model.embedding, set by bind: what ``final`` returns
 
     def final(self, stages: list[Tensor]) -> Tensor:
         """The model embedding of one side's per-stage list (``siamese.nets.combine_stages``)."""
         return combine_stages(stages, self.embedding)
 
-    def bind(self, num_stages: int, embedding_dim: int, num_classes: int | None = None) -> None:
-        """Check the loss against the tower (and, for classifiers, size the weights); default: nothing.
+    def check(self, tower) -> None:
+        """Raise a ``ValueError`` naming the key when the loss's settings do not fit ``tower``."""
 
-        Called once before any data is read (``num_classes=None``) and again by the module with
-        the data's class count. Must be idempotent.
-        """
+    def bind(self, tower, num_classes: int | None = None) -> None:
+        """Check against ``tower``, train its model embedding, and make any parameters sized by it."""
+        self.check(tower)
+        self.embedding = tower.embedding
+        self.make_parameters(tower.embedding_dim, num_classes)
+
+    def make_parameters(self, embedding_dim: int, num_classes: int | None) -> None:
+        """Parameters sized by the tower or the data (a classifier's ``(K, D)`` weights); default none."""
 
     def forward(self, e1: list[Tensor], e2: list[Tensor], batch: dict) -> dict[str, Tensor]:
         with torch.autocast(device_type=e1[-1].device.type, enabled=False):

@@ -1,7 +1,7 @@
 """Classification losses on the embeddings: softmax, multi-class hinge, L-Softmax and A-Softmax.
 
 Each owns a class-weight matrix ``W (K, D)`` (``K`` classes of the data, ``D`` the embedding size),
-created when the module binds the loss to the data (``bind(..., num_classes=K)``). It is a
+created when the module binds the loss to the tower and the data (``bind(tower, num_classes=K)``). It is a
 parameter of the loss, hence of the ``SiameseModule``: in the optimizer and in the checkpoint.
 Inputs are ``x (M, D)``, the ``M = 2N`` model embeddings of a batch, and their class ids.
 """
@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamese.losses.base import ClassIdLoss, positive
+from siamese.checks import positive
+from siamese.losses.base import ClassIdLoss
 
 
 class ClassifierLoss(ClassIdLoss):
@@ -21,9 +22,9 @@ class ClassifierLoss(ClassIdLoss):
 
     use_bias = False
 
-    def bind(self, num_stages: int, embedding_dim: int, num_classes: int | None = None) -> None:
-        if num_classes is None or hasattr(self, "weight"):
-            return
+    def make_parameters(self, embedding_dim: int, num_classes: int | None) -> None:
+        if num_classes is None:
+            raise ValueError(f"loss {type(self).__name__} needs the number of classes: bind(tower, num_classes=K)")
         if num_classes < 2:
             raise ValueError(f"loss {type(self).__name__} needs at least 2 classes, the data has {num_classes}")
         self.weight = nn.Parameter(torch.empty(num_classes, embedding_dim))
@@ -33,7 +34,7 @@ class ClassifierLoss(ClassIdLoss):
 
     def compute_batch(self, x, labels):
         if not hasattr(self, "weight"):
-            raise RuntimeError(f"{type(self).__name__}.bind(..., num_classes=K) must be called first")
+            raise RuntimeError(f"{type(self).__name__}.bind(tower, num_classes=K) must be called first")
         if labels.max() >= self.weight.shape[0]:
             raise ValueError(f"class id {int(labels.max())} but the loss was built for {self.weight.shape[0]} classes")
         return self.classify(x, labels)

@@ -2,17 +2,20 @@
 
 Pair label ``y = 1`` means *same class*, ``y = 0`` *different*; ``sqdist`` is the squared
 Euclidean distance, ``dist`` the Euclidean one (see docs/design.md). The formula functions return
-per-pair terms ``(N,)``; the reduction lives in the module so that it matches the docstring (the
-seed divides the sum by ``2N``).
+per-pair terms ``(N,)``; a reducer (``siamese.losses.reducers``) makes the scalar, by default the
+seed's ``Σ / 2N``.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from siamese.losses.base import SiameseLoss, hardest, masks, pairwise_dist, positive
+from siamese.checks import one_of, positive
+from siamese.losses.base import SiameseLoss
+from siamese.losses.reducers import DEPRECATED_REDUCTIONS, MeanReducer, Reducer, SumOver2N, reducer_named
 
 
 def sqdist(a: Tensor, b: Tensor) -> Tensor:
@@ -20,7 +23,7 @@ def sqdist(a: Tensor, b: Tensor) -> Tensor:
     return (a - b).pow(2).sum(dim=1)
 
 
-def contrastive_seed_terms(sqd: Tensor, y: Tensor, margin: float) -> Tensor:
+def contrastive_squared_terms(sqd: Tensor, y: Tensor, margin: float) -> Tensor:
     """Seed contrastive term per pair: ``y·d + (1 − y)·max(m − d, 0)``, ``d`` the squared distance."""
     return y * sqd + (1 - y) * torch.clamp(margin - sqd, min=0)
 
@@ -40,7 +43,7 @@ def double_margin_terms(sqd: Tensor, y: Tensor, m1: float, m2: float) -> Tensor:
     return y * torch.clamp(sqd - m1, min=0) + (1 - y) * torch.clamp(m2 - sqd, min=0)
 
 
-PAIR_SETS, REDUCTIONS, MINERS = ("sampled", "batch_all"), ("seed", "mean", "nonzero"), ("none", "hard")
+PAIR_SETS = ("sampled", "batch_all")
 
 
 def batch_all_pairs(e1: list[Tensor], e2: list[Tensor], batch: dict
@@ -62,38 +65,12 @@ def batch_all_pairs(e1: list[Tensor], e2: list[Tensor], batch: dict
     return [t[i] for t in x], [t[j] for t in x], (labels[i] == labels[j]).float(), i, j
 
 
-def hard_pair_mask(x: Tensor, labels: Tensor, i: Tensor, j: Tensor, margin: float) -> Tensor:
-    """Which pairs ``(i, j)`` of the batch ``x (M, D)`` the hard miner keeps, by Euclidean distance.
-
-    With, for each image ``a``, ``d⁻(a)`` its distance to the nearest other-class image and ``d⁺(a)``
-    to the farthest same-class one (the multi-similarity miner's rule, Wang et al. CVPR 2019):
-    a same pair is kept when ``d(i, j) > d⁻(a) − margin`` and a different pair when
-    ``d(i, j) < d⁺(a) + margin``, for ``a = i`` or ``a = j``.
-    """
-    with torch.no_grad():
-        d = pairwise_dist(x)
-        hardest_pos, hardest_neg, _ = hardest(d, *masks(labels))
-        dij, pos = d[i, j], labels[i] == labels[j]
-        keep_pos = (dij > hardest_neg[i] - margin) | (dij > hardest_neg[j] - margin)
-        keep_neg = (dij < hardest_pos[i] + margin) | (dij < hardest_pos[j] + margin)
-        return torch.where(pos, keep_pos, keep_neg) | ~torch.isfinite(dij)   # NaN must reach the guard
-
-
-def reduce_terms(terms: Tensor, y: Tensor, keep: Tensor | None, reduction: str) -> Tensor:
-    """One scalar from per-pair terms ``(P,)`` over the kept pairs (all when ``keep`` is None).
-
-    ``seed``: ``Σ / (2P)``, as the seed document writes it; ``mean``: ``Σ / P``; ``nonzero``: the
-    same-pair terms averaged over those that are non-zero, plus the different-pair terms likewise
-    (each part 0 when it has no non-zero term; never NaN from empty parts, while a NaN term still
-    propagates to the loss). ``P`` counts kept pairs (0 → loss 0).
-    """
-    if keep is not None:
-        terms, y = terms[keep], y[keep]
-    if reduction == "nonzero":
-        # terms are >= 0, so "!= 0" picks the non-zero ones and, unlike "> 0", keeps a NaN for the guard
-        parts = [terms[(y == side) & (terms != 0)] for side in (1, 0)]
-        return sum(part.sum() / max(len(part), 1) for part in parts)
-    return terms.sum() / max(len(terms) * (2 if reduction == "seed" else 1), 1)
+def _deprecated_reduction(reduction: str) -> Reducer:
+    """The reducer a former ``loss.reduction`` string names, with a warning giving the new spelling."""
+    name = DEPRECATED_REDUCTIONS.get(reduction, reduction)
+    warnings.warn(f"loss.reduction={reduction} is deprecated: use the reducer group, loss/reducer={name}",
+                  FutureWarning, stacklevel=3)
+    return reducer_named(name)
 
 
 class PairLoss(SiameseLoss):
@@ -103,23 +80,23 @@ class PairLoss(SiameseLoss):
         pairs: ``sampled`` — the data module's pairs ``(x1[k], x2[k])`` (the seed's setting);
             ``batch_all`` — every unordered pair of distinct images of the batch, ``y`` from the class
             ids (``batch_all_pairs``), so a P×K batch of ``M`` images gives ``M(M−1)/2`` pairs.
-        reduction: ``seed`` | ``mean`` | ``nonzero``, see ``reduce_terms``.
-        miner: ``none`` | ``hard`` (``batch_all`` only): keep the pairs ``hard_pair_mask`` names,
-            mined on the model embedding and applied to every stage; ``mined_fraction`` is logged.
-        miner_margin: the miner's margin (Euclidean distance units).
+        reducer: a ``siamese.losses.reducers.Reducer`` (``conf/loss/reducer``); default ``SumOver2N``.
+        miner: ``None`` or a miner (``conf/loss/miner``, e.g. ``HardPairMiner``; ``batch_all`` only):
+            keeps the pairs it names, mined on the model embedding and applied to every stage;
+            ``mined_fraction`` is logged.
+        reduction: the former string spelling of ``reducer`` (deprecated; ``seed`` = ``sum_over_2n``).
     """
 
-    def __init__(self, pairs: str = "sampled", reduction: str = "seed", miner: str = "none",
-                 miner_margin: float = 0.1):
+    def __init__(self, pairs: str = "sampled", reducer: Reducer | None = None, miner=None,
+                 reduction: str | None = None):
         super().__init__()
-        for key, value, allowed in (("pairs", pairs, PAIR_SETS), ("reduction", reduction, REDUCTIONS),
-                                    ("miner", miner, MINERS)):
-            if value not in allowed:
-                raise ValueError(f"loss.{key} must be one of {list(allowed)}, got {value!r}")
-        if miner != "none" and pairs != "batch_all":
+        self.pairs = one_of("loss.pairs", pairs, PAIR_SETS)
+        if reduction is not None:
+            reducer = _deprecated_reduction(reduction)
+        if miner is not None and pairs != "batch_all":
             raise ValueError(f"loss.miner={miner} mines the pairs of a whole batch: it needs loss.pairs=batch_all")
-        self.pairs, self.reduction, self.miner = pairs, reduction, miner
-        self.miner_margin = positive("loss.miner_margin", miner_margin)
+        self.reducer = reducer if reducer is not None else SumOver2N()
+        self.miner = miner
         self.needs_class_ids = pairs == "batch_all"
         self.batch_kind = "pk" if pairs == "batch_all" else "pairs"
 
@@ -128,17 +105,19 @@ class PairLoss(SiameseLoss):
             return self.reduce_all(self.pair_terms(e1, e2, batch["y"].float()), batch["y"].float(), None)
         a, b, y, i, j = batch_all_pairs(e1, e2, batch)
         keep = None
-        if self.miner == "hard":
+        if self.miner is not None:
             labels = torch.cat([batch["c1"], batch["c2"]])
-            keep = hard_pair_mask(torch.cat([self.final(e1), self.final(e2)]), labels, i, j, self.miner_margin)
+            keep = self.miner(torch.cat([self.final(e1), self.final(e2)]), labels, i, j)
         out = self.reduce_all(self.pair_terms(a, b, y), y, keep)
         if keep is not None:
             out["mined_fraction"] = keep.float().mean()
         return out
 
     def reduce_all(self, terms: dict[str, Tensor], y: Tensor, keep: Tensor | None) -> dict[str, Tensor]:
-        """Each named group of per-pair terms reduced; ``loss`` is their sum."""
-        out = {name: reduce_terms(t, y, keep, self.reduction) for name, t in terms.items()}
+        """Each named group of per-pair terms reduced over the kept pairs; ``loss`` is their sum."""
+        if keep is not None:
+            terms, y = {name: t[keep] for name, t in terms.items()}, y[keep]
+        out = {name: self.reducer(t, y) for name, t in terms.items()}
         if "loss" not in out:
             out["loss"] = torch.stack(list(out.values())).sum()
         return out
@@ -151,7 +130,7 @@ class PairLoss(SiameseLoss):
 class ContrastiveLoss(PairLoss):
     """Contrastive loss on the model embeddings, ``N`` pairs, ``y = 1`` same / ``0`` different.
 
-    ``form="seed"`` (default), the seed document's formula with ``d`` the **squared** distance::
+    ``form="squared"`` (default), the seed document's formula with ``d`` the **squared** distance::
 
         L = 1/(2N) Σᵢ [ yᵢ·dᵢ + (1 − yᵢ)·max(m − dᵢ, 0) ]
 
@@ -160,18 +139,20 @@ class ContrastiveLoss(PairLoss):
         L = 1/(2N) Σᵢ [ yᵢ·Dᵢ² + (1 − yᵢ)·max(m − Dᵢ, 0)² ]
 
     On L2-normalised embeddings ``d ∈ [0, 4]`` and ``D ∈ [0, 2]``: pick ``margin`` accordingly.
-    ``pairs``, ``reduction``, ``miner``: see ``PairLoss`` (the formulas above are ``pairs=sampled,
-    reduction=seed``).
+    ``pairs``, ``reducer``, ``miner``: see ``PairLoss`` (the formulas above are ``pairs=sampled``
+    with the default ``SumOver2N`` reducer). ``form="seed"`` is the former name of ``squared``.
     """
 
-    FORMS = {"seed": contrastive_seed_terms, "hadsell": contrastive_hadsell_terms}
+    FORMS = {"squared": contrastive_squared_terms, "hadsell": contrastive_hadsell_terms}
 
-    def __init__(self, margin: float = 1.0, form: str = "seed", **pair_set):
+    def __init__(self, margin: float = 1.0, form: str = "squared", **pair_set):
         super().__init__(**pair_set)
-        if form not in self.FORMS:
-            raise ValueError(f"loss.form must be one of {sorted(self.FORMS)}, got {form!r}")
+        if form == "seed":
+            warnings.warn("loss.form=seed is deprecated: the same formula is loss.form=squared", FutureWarning,
+                          stacklevel=2)
+            form = "squared"
+        self.form = one_of("loss.form", form, self.FORMS)
         self.margin = positive("loss.margin", margin)
-        self.form = form
 
     def pair_terms(self, a, b, y):
         return {"loss": self.FORMS[self.form](sqdist(self.final(a), self.final(b)), y, self.margin)}
@@ -205,15 +186,18 @@ class DoubleMarginContrastiveLoss(PairLoss):
 
     def __init__(self, m1=0.2, m2=1.0, layers: Sequence[int] | None = None, weights=1.0, **pair_set):
         super().__init__(**pair_set)
-        self.layers = None if layers is None else [int(v) for v in layers]
-        if self.layers is not None and (not self.layers or len(set(self.layers)) != len(self.layers)):
-            raise ValueError(f"loss.layers must be distinct stage numbers, got {self.layers}")
+        self.requested_layers = None if layers is None else [int(v) for v in layers]
+        if self.requested_layers is not None and (
+                not self.requested_layers or len(set(self.requested_layers)) != len(self.requested_layers)):
+            raise ValueError(f"loss.layers must be distinct stage numbers, got {self.requested_layers}")
         self._raw = {"loss.m1": m1, "loss.m2": m2, "loss.weights": weights}
-        # Validate now with the best count known; bind() re-checks against the real tower.
+        # Validate now with the best count known; check(tower) validates against the real tower.
         lists = [len(v) for v in self._raw.values() if not isinstance(v, (int, float))]
-        self._check(len(self.layers) if self.layers is not None else max(lists, default=1))
+        self._margins(len(self.requested_layers) if self.requested_layers is not None else max(lists, default=1))
+        self.layers: list[int] | None = None     # set by bind
 
-    def _check(self, n: int) -> None:
+    def _margins(self, n: int) -> tuple[list[float], list[float], list[float]]:
+        """``(m1, m2, weights)``, one value per selected layer, checked: ``0 < m1 < m2``, ``w >= 0``."""
         m1, m2, w = (_broadcast(key, value, n) for key, value in self._raw.items())
         for k, (a, b) in enumerate(zip(m1, m2)):
             positive("loss.m1", a)
@@ -221,21 +205,27 @@ class DoubleMarginContrastiveLoss(PairLoss):
                 raise ValueError(f"loss.m1 must be < loss.m2 at layer {k + 1}, got m1={a}, m2={b}")
         if any(v < 0 for v in w):
             raise ValueError(f"loss.weights must be >= 0, got {w}")
-        self.m1, self.m2, self.weights = m1, m2, w
+        return m1, m2, w
 
-    def bind(self, num_stages: int, embedding_dim: int, num_classes: int | None = None) -> None:
-        if self.layers is None:
-            self.layers = list(range(1, num_stages + 1))
-        unknown = [s for s in self.layers if not 1 <= s <= num_stages]
+    def _stages(self, num_stages: int) -> list[int]:
+        """The selected 1-based stages of a tower with ``num_stages`` stages (all when none are named)."""
+        layers = self.requested_layers or list(range(1, num_stages + 1))
+        unknown = [s for s in layers if not 1 <= s <= num_stages]
         if unknown:
-            raise ValueError(
-                f"loss.layers names stage(s) {unknown} but the tower has stages 1..{num_stages}"
-            )
-        self._check(len(self.layers))
+            raise ValueError(f"loss.layers names stage(s) {unknown} but the tower has stages 1..{num_stages}")
+        return layers
+
+    def check(self, tower) -> None:
+        self._margins(len(self._stages(tower.num_stages)))
+
+    def bind(self, tower, num_classes: int | None = None) -> None:
+        super().bind(tower, num_classes)
+        self.layers = self._stages(tower.num_stages)
+        self.m1, self.m2, self.weights = self._margins(len(self.layers))
 
     def pair_terms(self, a, b, y):
-        if self.layers is None or len(self.m1) != len(self.layers):
-            raise RuntimeError("DoubleMarginContrastiveLoss.bind(num_stages) must be called first")
+        if self.layers is None:
+            raise RuntimeError("DoubleMarginContrastiveLoss.bind(tower) must be called first")
         return {f"layer{stage}": w * double_margin_terms(sqdist(a[stage - 1], b[stage - 1]), y, m1, m2)
                 for stage, m1, m2, w in zip(self.layers, self.m1, self.m2, self.weights)}
 
@@ -249,11 +239,12 @@ class HingeLoss(PairLoss):
         L = 1/N Σᵢ max(0, 1 − tᵢ·ŷᵢ)
 
     ``a`` starts negative (a larger distance should mean "different"); ``ŷ > 0`` reads "same".
-    ``pairs``, ``reduction`` (default ``mean``, as above), ``miner``: see ``PairLoss``.
+    ``pairs``, ``reducer`` (default ``MeanReducer``, as above), ``miner``: see ``PairLoss``.
     """
 
-    def __init__(self, scale_init: float = -4.0, bias_init: float = 2.0, reduction: str = "mean", **pair_set):
-        super().__init__(reduction=reduction, **pair_set)
+    def __init__(self, scale_init: float = -4.0, bias_init: float = 2.0, reducer: Reducer | None = None,
+                 **pair_set):
+        super().__init__(reducer=reducer if reducer is not None else MeanReducer(), **pair_set)
         self.scale = nn.Parameter(torch.tensor(float(scale_init)))
         self.bias = nn.Parameter(torch.tensor(float(bias_init)))
 

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from siamese.losses.base import ClassIdLoss, hardest, masks, pairwise_dist, positive
+from siamese.checks import positive
+from siamese.losses.base import ClassIdLoss, hardest, masks, pairwise_dist
 
 
 class TupletLoss(ClassIdLoss):

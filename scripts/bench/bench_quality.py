@@ -17,7 +17,7 @@ On class-disjoint digits (`data.split=classes`: train 0–6, evaluate 7–9), or
 Early stopping is off, so every trained variant gets exactly `--epochs` epochs. Figures are
 mean ± std over the seeds.
 
-    python scripts/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--loss dcontrastive] [--set k=v ...]
+    python scripts/bench/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--loss dcontrastive] [--set k=v ...]
                                     [--folder ROOT] [--variants NAME_PART ...]
 """
 from __future__ import annotations
@@ -28,20 +28,15 @@ import io
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from pytorch_metric_learning.losses import ContrastiveLoss as PMLContrastiveLoss
 
-from siamese.benchmarking import machine_header
-from siamese.evaluation import evaluate
+from common import CONF, compose_config, machine_header, raw_pixels_report
 from siamese.losses import ClassIdLoss
-from siamese.nets import EMBEDDINGS, RawPixels
-from siamese.pipeline import settings_from, train
+from siamese.nets import EMBEDDINGS
+from siamese.pipeline import train
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
 FIGURES = ("auc", "eer", "map_at_r", "p_at_1", "one_shot", "train_s")
 
 
@@ -66,11 +61,10 @@ def figures(report: dict, seconds: float) -> dict:
 
 def run(overrides: list[str] | None, base: list[str], tmp: str) -> dict:
     """Train (or, for ``overrides=None``, evaluate raw pixels) and return the figures."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", [*base, *(overrides or []), f"run_dir={tmp}", "trainer.enable_progress_bar=false",
-                                "callbacks.early_stopping=null"])
+    cfg = compose_config("train", [*base, *(overrides or []), f"run_dir={tmp}", "trainer.enable_progress_bar=false",
+                            "callbacks.early_stopping=null"])
     if overrides is None:
-        return figures(evaluate(RawPixels(), instantiate(cfg.data), settings_from(cfg)).report, 0.0)
+        return figures(raw_pixels_report(cfg), 0.0)
     with contextlib.redirect_stdout(io.StringIO()):
         report = train(cfg)
     return figures(report, report["training"]["seconds"])
@@ -86,10 +80,10 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", help="run only the variants whose name contains one of these")
     args = parser.parse_args()
     data = ["data=folder", f"data.source.root={args.folder}"] if args.folder else []
-    default_wd = OmegaConf.load(CONF / "train.yaml").optimizer.weight_decay
+    default_wd = OmegaConf.load(CONF / "optimizer" / "adam.yaml").weight_decay
     base = [*data, "data.split=classes", f"trainer.max_epochs={args.epochs}"]
     pml = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin", "~loss.form",
-           "~loss.pairs", "~loss.reduction", "~loss.miner", "~loss.miner_margin"]
+           "~loss.pairs", "~loss/reducer"]
     variants = {
         f"ours ({args.loss}{', ' + ' '.join(args.set) if args.set else ''})": [f"loss={args.loss}", *args.set],
         **{f"PML ContrastiveLoss (defaults), P×K, model.embedding={how}, "

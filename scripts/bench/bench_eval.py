@@ -5,7 +5,7 @@ identity a random unit centre plus Gaussian noise (sigma 0.175 per dimension), L
 (generator: numpy default_rng(0)). Also times embedding 10 000 digit-sized images (1×16×16)
 with the default tower, the other half of evaluating a real gallery.
 
-    python scripts/bench_eval.py
+    python scripts/bench/bench_eval.py
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import time
 import numpy as np
 import torch
 
+from common import machine_header
 from siamese import metrics
-from siamese.benchmarking import machine_header
 from siamese.evaluation import EvaluationSettings, retrieval_figures
 from siamese.index import build_flat_index, embed
 from siamese.nets import ConvTower

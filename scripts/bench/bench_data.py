@@ -4,7 +4,7 @@ The 1797 digits are written as PNGs (a real image tree), read back by `FolderIma
 folder config's defaults (32×32, grey) and served by `PairDataModule.images_dataloader`, three
 full passes after one warm-up pass.
 
-    python scripts/bench_data.py [--workers 2] [--size 32]
+    python scripts/bench/bench_data.py [--workers 2] [--size 32]
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from siamese.benchmarking import machine_header, write_digits_pngs
+from common import machine_header, write_digits_pngs
 from siamese.data import FolderImages, PairDataModule
 
 

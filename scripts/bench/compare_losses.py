@@ -5,7 +5,7 @@ early stopping off so every run gets the same number of epochs; then a table of 
 read back from each run's report.json. The runs stay in `multirun/compare_losses_<time>`;
 `--sweep DIR [DIR ...]` rebuilds the table from such folders without training again.
 
-    python scripts/compare_losses.py [--epochs 5] [--out docs/losses.md] [--sweep DIR ...] [--set k=v ...]
+    python scripts/bench/compare_losses.py [--epochs 5] [--out docs/losses.md] [--sweep DIR ...] [--set k=v ...]
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from siamese.benchmarking import machine_header
+from common import machine_header
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:
@@ -61,8 +61,8 @@ def main() -> None:
         "ms / step is wall time of `Trainer.fit` over its steps (validation included): a batch is 128 "
         "pairs = 256 images for the pair and classification losses but P×K = 6 × 16 = 96 images for "
         "triplet / TriHard / quadruplet / MSML, so compare step times within a family; "
-        "`scripts/bench_losses.py` times losses cleanly.", "",
-        "```", machine_header().replace(sys.argv[0], "scripts/compare_losses.py"), "```", "",
+        "`scripts/bench/bench_losses.py` times losses cleanly.", "",
+        "```", machine_header().replace(sys.argv[0], "scripts/bench/compare_losses.py"), "```", "",
         "| split | loss | AUC | EER | P@1 | MAP@R | one-shot | ms / step |",
         "|---|---|---|---|---|---|---|---|",
         *(row for _, _, row in rows), "",

@@ -5,34 +5,30 @@
 2. Forward + backward time of the batch-mining losses against pytorch-metric-learning's nearest
    counterparts at B = 256 embeddings, D = 128, P×K = 64 × 4 (PML imported here only, as the peer).
 
-    python scripts/bench_losses.py [--rounds 5]
+    python scripts/bench/bench_losses.py [--rounds 5]
 """
 from __future__ import annotations
 
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from hydra import compose, initialize_config_dir
 from pytorch_metric_learning import losses as pml_losses
 from pytorch_metric_learning.distances import LpDistance
 from pytorch_metric_learning.miners import BatchHardMiner
 from pytorch_metric_learning.reducers import MeanReducer
 
-from siamese.benchmarking import machine_header
+from common import compose_config, machine_header
 from siamese.losses import MSMLLoss, QuadrupletLoss, TriHardLoss
+from siamese.nets import TowerShape
 from siamese.pipeline import build
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def step_time(loss_name: str, steps: int) -> float:
     """Seconds per training step of the default model with ``loss=<loss_name>``."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", [f"loss={loss_name}", "run_dir=/tmp/bench_losses", "scheduler=null"])
+    cfg = compose_config("train", [f"loss={loss_name}", "run_dir=/tmp/bench_losses", "scheduler=none"])
     torch.manual_seed(0)
     module, dm = build(cfg)
     optimizer = module.configure_optimizers()
@@ -58,7 +54,7 @@ def fwd_bwd(fn, x: torch.Tensor, repeats: int = 20) -> float:
 
 
 def ours(loss):
-    loss.bind(1, 128)
+    loss.bind(TowerShape(1, 128))
 
     def call(x):
         labels = LABELS
@@ -101,7 +97,8 @@ def main() -> None:
         ("quadruplet", ours(QuadrupletLoss(0.3, 0.15)),
          "TripletMarginLoss, all triplets (PML has no quadruplet loss)", lambda v: pml_all(v, LABELS)),
     ]
-    print("\n## forward + backward, B = 256, D = 128, 64 classes x 4 (3 warm-ups, then the median over rounds of the median of 4 calls)\n")
+    print("\n## forward + backward, B = 256, D = 128, 64 classes x 4 "
+          "(3 warm-ups, then the median over rounds of the median of 4 calls)\n")
     print("| ours | ms | PML peer | ms | ours / PML |\n|---|---|---|---|---|")
     for name, fn, peer, peer_fn in rows:
         for _ in range(3):

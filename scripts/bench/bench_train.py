@@ -3,7 +3,7 @@
 Same model (conf defaults, loss=dcontrastive), same data, same number of steps; the two are
 interleaved over several rounds and the median of each is reported, since the machine is shared.
 
-    python scripts/bench_train.py [--steps 80] [--rounds 3]
+    python scripts/bench/bench_train.py [--steps 80] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -11,21 +11,15 @@ import argparse
 import statistics
 import time
 
-from pathlib import Path
-
 import pytorch_lightning as pl
-from hydra import compose, initialize_config_dir
 
-from siamese.benchmarking import machine_header
+from common import compose_config, machine_header
 from siamese.pipeline import build
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def fresh_run(steps: int, seed: int = 0):
     """Module and data of the default config; one epoch of training pairs holds exactly ``steps`` batches."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", ["loss=dcontrastive", "run_dir=/tmp/bench_train", "scheduler=null"])
+    cfg = compose_config("train", ["loss=dcontrastive", "run_dir=/tmp/bench_train", "scheduler=none"])
     cfg.data.train_pairs = steps * cfg.data.batch_size
     pl.seed_everything(seed, verbose=False)
     return build(cfg)
@@ -81,11 +75,11 @@ def main() -> None:
         plain.append(plain_loop(steps))
         lightning.append(lightning_loop(steps))
         print(f"round {r + 1}: plain {plain[-1] * 1e3:.1f} ms/step, Lightning {lightning[-1] * 1e3:.1f} ms/step")
-    p, l = statistics.median(plain), statistics.median(lightning)
+    p, lt = statistics.median(plain), statistics.median(lightning)
     print(f"\nmedian over {args.rounds} rounds of {steps} steps (batch 128 pairs = 256 images 16x16, dcontrastive):")
     print(f"  plain PyTorch loop  {p * 1e3:.1f} ms/step")
-    print(f"  Lightning           {l * 1e3:.1f} ms/step")
-    print(f"  Lightning overhead  {100 * (l / p - 1):+.1f} %")
+    print(f"  Lightning           {lt * 1e3:.1f} ms/step")
+    print(f"  Lightning overhead  {100 * (lt / p - 1):+.1f} %")
 
 
 if __name__ == "__main__":

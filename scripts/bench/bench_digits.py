@@ -4,7 +4,7 @@ Runs siamese.pipeline.train on the default config for every (split, variant) and
 Markdown table. "untrained" is the same tower with `trainer.max_epochs=0`; "raw pixels" evaluates
 the flattened, L2-normalised images (siamese.nets.RawPixels) through the same evaluation code.
 
-    python scripts/bench_digits.py [extra Hydra overrides, e.g. trainer.max_epochs=5]
+    python scripts/bench/bench_digits.py [extra Hydra overrides, e.g. trainer.max_epochs=5]
 """
 from __future__ import annotations
 
@@ -13,15 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
+from common import compose_config, machine_header, raw_pixels_report
+from siamese.pipeline import train
 
-from siamese.benchmarking import machine_header
-from siamese.evaluation import evaluate
-from siamese.nets import RawPixels
-from siamese.pipeline import settings_from, train
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
 VARIANTS = {
     "raw pixels": None,
     "untrained": ["loss=dcontrastive", "trainer.max_epochs=0"],
@@ -44,13 +38,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for split in ("samples", "classes"):
             for name, overrides in VARIANTS.items():
-                with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-                    cfg = compose("train", [*(overrides or []), f"data.split={split}",
-                                            f"run_dir={Path(tmp) / f'{split}_{len(rows)}'}",
-                                            "trainer.enable_progress_bar=false", *extra])
+                cfg = compose_config("train", [*(overrides or []), f"data.split={split}",
+                                               f"run_dir={Path(tmp) / f'{split}_{len(rows)}'}",
+                                               "trainer.enable_progress_bar=false", *extra])
                 start = time.perf_counter()
                 if overrides is None:
-                    report = evaluate(RawPixels(), instantiate(cfg.data), settings_from(cfg)).report
+                    report = raw_pixels_report(cfg)
                 else:
                     report = train(cfg)
                 rows.append(row(split, name, report, time.perf_counter() - start))

@@ -18,9 +18,9 @@ Each index is built once with the project's default parameters (conf/index) and 
 default and at one tuned search setting. Also measured: export throughput (images/s) of
 scripts/export.py on the digits written as PNGs, with the trained tower.
 
-    python scripts/bench_index.py [--n 1000000] [--threads 2] [--data isotropic|tower|uniform]
-    python scripts/bench_index.py --n 200000 --factory IVF256,PQ32x6 OPQ16,IVF256,PQ16x8   # other layouts
-    python scripts/bench_index.py --data tower --factory IVF1024,PQ16 --nprobe 64 128 256
+    python scripts/bench/bench_index.py [--n 1000000] [--threads 2] [--data isotropic|tower|uniform]
+    python scripts/bench/bench_index.py --n 200000 --factory IVF256,PQ32x6 OPQ16,IVF256,PQ16x8   # other layouts
+    python scripts/bench/bench_index.py --data tower --factory IVF1024,PQ16 --nprobe 64 128 256
 """
 from __future__ import annotations
 
@@ -33,15 +33,14 @@ from pathlib import Path
 
 import faiss
 import numpy as np
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from siamese.benchmarking import machine_header, write_digits_pngs
+from common import compose_config, machine_header, write_digits_pngs
 from siamese.export import export
-from siamese.index import FlatIndex, HNSWIndex, IVFFlatIndex, IVFPQIndex, load_index
+from siamese.index import FlatIndex, HNSWIndex, IVFFlatIndex, IVFPQIndex, load_index, recall_at_k
 from siamese.pipeline import train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -100,19 +99,14 @@ def qps(index, q: np.ndarray, k: int = 10) -> tuple[float, np.ndarray]:
     return len(q) / (time.perf_counter() - start), ids
 
 
-def recall(ids: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / truth.shape[1] for a, b in zip(ids.tolist(), truth.tolist())]))
-
-
 def train_default(run_dir: Path) -> Path:
     """Train the default recipe (``loss=dcontrastive`` on the digits) into ``run_dir``, quietly.
 
     With ``model.embedding=last``: a 64-dimensional model embedding (the last stage), the
     dimension of this benchmark's vectors (the default ``concat`` would give 3 × 64).
     """
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", ["loss=dcontrastive", "model.embedding=last", f"run_dir={run_dir}",
-                                "trainer.enable_progress_bar=false"])
+    cfg = compose_config("train", ["loss=dcontrastive", "model.embedding=last", f"run_dir={run_dir}",
+                                   "trainer.enable_progress_bar=false"])
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         train(cfg)
     (run_dir / ".hydra").mkdir(exist_ok=True)
@@ -123,9 +117,8 @@ def train_default(run_dir: Path) -> Path:
 def export_throughput(run_dir: Path, tmp: Path) -> str:
     """Write the digits as PNGs, export them with the run's tower; return the export's own report line."""
     write_digits_pngs(tmp / "png")
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        ecfg = compose("export", [f"run_dir={run_dir}", f"images={tmp}/png", f"out={tmp}/exported",
-                                  "num_workers=2"])
+    ecfg = compose_config("export", [f"run_dir={run_dir}", f"images={tmp}/png", f"out={tmp}/exported",
+                                     "num_workers=2"])
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         export(ecfg)
@@ -192,7 +185,7 @@ def main() -> None:
             label = params if value is None else {knob: value}
             rows.append(f"| {name} | {'default ' if value is None else 'tuned '}{label} | "
                         f"{build if value is None else float('nan'):.1f} | {speed:,.0f} | {speed / flat_qps:.1f}× "
-                        f"| {recall(ids, truth):.4f} | {size:.1f} |")
+                        f"| {recall_at_k(ids, truth):.4f} | {size:.1f} |")
     print("| index | setting | build s | QPS | vs Flat | recall@10 | bytes / vector |")
     print("|---|---|---|---|---|---|---|")
     print("\n".join(rows).replace("| nan |", "| (same build) |"))

@@ -4,7 +4,7 @@ Faults: a SIGKILL mid-epoch then `ckpt_path=last`; NaN injected into a tower hea
 in a folder data set (training, then export with on_bad_image=skip); a full disk under
 scripts/evaluate.py (a 4 MiB tmpfs, needs root and mount, else reported as not run); a bad config.
 
-    python scripts/bench_faults.py
+    python scripts/bench/bench_faults.py
 """
 from __future__ import annotations
 
@@ -18,17 +18,20 @@ from pathlib import Path
 
 from PIL import Image
 
-from siamese.benchmarking import machine_header
+from common import machine_header
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHORT = ["trainer=debug", "trainer.max_epochs=4", "data.train_pairs=384", "data.val_pairs=200",
          "data.test_pairs=300", "callbacks.early_stopping=null", "loss=dcontrastive"]
-FAULT = "+callbacks.fault._target_=siamese.faults.FaultInjector"
+FAULT = "+callbacks.fault._target_=helpers.FaultInjector"   # tests/helpers.py
 
 
 def script(name: str, *args: str) -> subprocess.CompletedProcess:
+    """``scripts/<name>`` in a subprocess, with tests/ importable for the fault injector."""
+    path = os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
     return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True,
-                          text=True, cwd=ROOT)
+                          text=True, cwd=ROOT, env=env)
 
 
 def last_error(proc: subprocess.CompletedProcess) -> str:
@@ -74,9 +77,11 @@ def corrupt_image(tmp: Path) -> tuple[str, str]:
     script("train.py", f"hydra.run.dir={tmp / 'clean'}", *SHORT, "data=folder", f"data.source.root={root}")
     (root / "b" / "7.png").write_bytes(b"\x89PNG truncated")
     export = script("export.py", f"run_dir={tmp / 'clean'}", f"images={root}", "on_bad_image=skip")
-    skipped = json.loads((tmp / "clean" / "export" / "index.json").read_text())["skipped"] if export.returncode == 0 else []
+    index_json = tmp / "clean" / "export" / "index.json"
+    skipped = json.loads(index_json.read_text())["skipped"] if export.returncode == 0 else []
     return (f"training refused before the first step (exit {train.returncode}): {last_error(train)}; "
-            f"export with on_bad_image=skip: exit {export.returncode}, skipped {[Path(s['path']).name for s in skipped]}",
+            f"export with on_bad_image=skip: exit {export.returncode}, "
+            f"skipped {[Path(s['path']).name for s in skipped]}",
             "nothing: no run started on bad data; the export lists the file it left out")
 
 

@@ -1,0 +1,50 @@
+"""Image files streamed for export: a dataset that reports an unreadable file instead of failing,
+and the batches that apply the ``on_bad_image`` policy to it."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset
+
+from siamese.data.sources import UNREADABLE_IMAGE_ERRORS, load_image
+
+
+class StreamedImages(Dataset):
+    """Images loaded on demand as ``{"x": (C, H, W), "i": position}``; an unreadable one yields
+    ``{"bad": position, "error": text}`` so that the policy is applied in the main process."""
+
+    def __init__(self, paths: list[Path], image_size: int, channels: int):
+        self.paths, self.image_size, self.channels = paths, image_size, channels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> dict:
+        try:
+            return {"x": load_image(self.paths[i], self.image_size, self.channels), "i": i}
+        except UNREADABLE_IMAGE_ERRORS as err:
+            return {"bad": i, "error": f"{type(err).__name__}: {err}"}
+
+
+def collate_streamed(items: list[dict]) -> dict:
+    """``{"x": (B', C, H, W) or None, "i": (B',), "bad": [(position, error), ...]}``."""
+    good = [it for it in items if "x" in it]
+    return {"x": torch.stack([it["x"] for it in good]) if good else None,
+            "i": torch.tensor([it["i"] for it in good], dtype=torch.long),
+            "bad": [(it["bad"], it["error"]) for it in items if "bad" in it]}
+
+
+def readable_batches(batches: Iterable[dict], paths: list[Path], on_bad_image: str,
+                     skipped: list[dict]) -> Iterator[dict]:
+    """The readable part ``{"x", "i"}`` of each collated batch. An unreadable file raises a
+    ``ValueError`` naming it (``on_bad_image=raise``) or is appended to ``skipped`` (``skip``)."""
+    for batch in batches:
+        for i, error in batch["bad"]:
+            if on_bad_image == "raise":
+                raise ValueError(f"unreadable image {str(paths[i])!r} ({error}); on_bad_image=skip leaves such "
+                                 "files out")
+            skipped.append({"path": str(paths[i]), "error": error})
+        if batch["x"] is not None:
+            yield {"x": batch["x"], "i": batch["i"]}
