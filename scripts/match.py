@@ -8,6 +8,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
+from siamese.config import check_cli_arguments
 from siamese.matching import match
 
 
@@ -20,4 +21,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_cli_arguments(sys.argv[1:])
     main()

@@ -45,6 +45,25 @@ def atomic_write_many(files: dict[Path, bytes]) -> None:
         raise
 
 
+def atomic_save(path: Path, write) -> None:
+    """Write one file through ``write(file_object)`` atomically: into a temporary file beside ``path``
+    (fsync'd), then renamed over it. A failure (a full disk, a kill) leaves the previous file whole
+    and no temporary file behind (a kill can leave one, which the next run of the writer replaces)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def json_bytes(obj) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
 

@@ -14,6 +14,7 @@ import numpy as np
 from torch import nn
 
 from siamese import metrics
+from siamese.checks import at_least
 from siamese.data import ImageDataset, PairDataModule, PathImages
 from siamese.data.pair_files import PairList
 from siamese.index import FlatIndex, IndexSpec, build_flat_index, labels_of, search
@@ -30,6 +31,15 @@ class EvaluationSettings:
     n_way: int = 5
     trials: int = 1000
     seed: int = 0
+
+    def __post_init__(self):
+        if not self.fars or not all(0 < float(f) < 1 for f in self.fars):
+            raise ValueError(f"evaluation.fars must be false-accept rates in (0, 1), got {self.fars}")
+        if not self.ks or min(int(k) for k in self.ks) < 1:
+            raise ValueError(f"evaluation.ks must be ranks >= 1, got {self.ks}")
+        at_least("evaluation.folds", self.folds, 2)
+        at_least("evaluation.n_way", self.n_way, 2)
+        at_least("evaluation.trials", self.trials, 1)
 
 
 @dataclass
@@ -71,7 +81,7 @@ def pair_list_distances(net: nn.Module, pair_list: PairList, datamodule: PairDat
     unique = sorted(set(pair_list.paths1) | set(pair_list.paths2))
     position = {path: k for k, path in enumerate(unique)}
     source = PathImages(unique, np.zeros(len(unique)), ["?"], datamodule.source.image_size,
-                        datamodule.source.channels)
+                        datamodule.source.channels, resize=getattr(datamodule.source, "resize", "stretch"))
     pairs_ij = np.array([[position[a], position[b]] for a, b in zip(pair_list.paths1, pair_list.paths2)])
     return distances_between(net, source, pairs_ij, datamodule)
 

@@ -3,8 +3,8 @@
 ``export(cfg)`` (``scripts/export.py``, ``conf/export.yaml``) streams ``images`` — class folders
 ``root/<class>/<image>`` and/or loose images in ``root`` (class ``""``) — through the tower in
 batches (only the embeddings stay in memory), builds the configured index, checks its recall and
-writes ``index.faiss`` + ``index.json`` into ``out`` atomically: an interrupted export leaves the
-previous index as it was.
+writes the index file + ``index.json`` into ``out`` (``siamese.index.save_index``: ``index.json``
+is the commit point), so an interrupted export leaves the previous index as it was.
 """
 from __future__ import annotations
 
@@ -17,13 +17,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
-from siamese.atomic import sha256_file
 from siamese.checks import one_of
 from siamese.data import BAD_IMAGE_POLICIES, scan_image_tree
 from siamese.data.streaming import StreamedImages, collate_streamed, readable_batches
 from siamese.index import META_FILE, index_description, save_index
 from siamese.inference import NothingToEmbed, embed
-from siamese.runs import load_tower, model_description, resolve_checkpoint, run_config
+from siamese.runs import checkpoint_reference, load_tower, model_description, resolve_checkpoint, run_config
 
 
 def export(cfg: DictConfig) -> dict:
@@ -41,10 +40,11 @@ def export(cfg: DictConfig) -> dict:
         raise ValueError(f"no images found under {str(images)!r}")
     checkpoint = resolve_checkpoint(run_dir, cfg.checkpoint)
     net = load_tower(train_cfg.model, checkpoint)
-    size, channels = int(train_cfg.data.source.image_size), int(train_cfg.data.source.channels)
+    image = model_description(train_cfg.model, train_cfg.data.source)["image"]
 
     start = time.perf_counter()
-    loader = DataLoader(StreamedImages(paths, size, channels), batch_size=int(cfg.batch_size),
+    loader = DataLoader(StreamedImages(paths, image["size"], image["channels"], image["resize"]),
+                        batch_size=int(cfg.batch_size),
                         num_workers=int(cfg.num_workers), collate_fn=collate_streamed)
     skipped: list[dict] = []
     try:
@@ -62,7 +62,7 @@ def export(cfg: DictConfig) -> dict:
         Path(cfg.out), index, np.asarray(labels)[positions],
         classes=classes, images_root=str(images.resolve()),
         paths=[str(paths[i].relative_to(images)) for i in positions],
-        checkpoint=str(checkpoint.resolve()), checkpoint_sha256=sha256_file(checkpoint),
+        **checkpoint_reference(checkpoint, Path(cfg.out)),
         threshold=threshold, skipped=skipped, embed_seconds=seconds,
         **index_description(spec, emb, index, check.k, check.sample, check.floor),
         **model_description(train_cfg.model, train_cfg.data.source),

@@ -9,25 +9,32 @@ converts them once, here, into the Euclidean distance that reports and threshold
 ``sqrt(max(v, 0))`` for L2, and ``sqrt(max(2 − 2v, 0))`` for IP (exact for unit vectors, which
 the tower's embeddings are).
 
-An index directory holds ``index.faiss`` and ``index.json`` (``dim``, ``count``, ``metric``,
-``labels`` in index order, ``index_sha256`` of the index file, and what the caller adds). Both are
-fully written to temporary files before either is renamed into place; a mismatch left by a crash
-between the two renames is caught by ``load_index`` through the sha256.
+An index directory holds the index file ``index.<sha256[:12]>.faiss`` and ``index.json`` (``dim``,
+``count``, ``metric``, ``labels`` in index order, ``index_file`` and ``index_sha256`` naming the
+index file, and what the caller adds). ``index.json`` is the commit point: the new index file is
+written whole under its own name first, then ``index.json`` is replaced by one atomic rename, then
+the files it no longer names (and temporary files a killed write left) are removed. A crash at
+any moment leaves a directory whose ``index.json`` names a complete index file: the old pair or
+the new one. Directories of earlier versions (``index.faiss`` without ``index_file``) still load.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import warnings
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from siamese.atomic import atomic_write_many, json_bytes
+from siamese.atomic import atomic_write_many, json_bytes, sha256_file
 from siamese.checks import at_least, one_of
 
-INDEX_FILE, META_FILE = "index.faiss", "index.json"
+META_FILE = "index.json"
+LEGACY_INDEX_FILE = "index.faiss"     # the index file of directories written before index_file existed
+# Index files and the temporary files of siamese.atomic that save_index may clean up in its directory.
+INDEX_FILE_PATTERN = re.compile(r"(index\.[0-9a-f]{12}\.faiss|index\.faiss|\.index\..*\.tmp)")
 METRICS = {"l2": faiss.METRIC_L2, "ip": faiss.METRIC_INNER_PRODUCT}
 POINTS_PER_CENTROID = 39   # FAISS warns below ~39 training points per k-means centroid
 
@@ -51,6 +58,9 @@ class IndexSpec:
     def __init__(self, metric: str = "l2"):
         self.metric = one_of("index.metric", metric, METRICS)
         self.params: dict = {"metric": metric}
+
+    def check(self, dim: int) -> None:
+        """Raise a ``ValueError`` naming the key when the settings cannot index ``dim``-dimensional vectors."""
 
     def make(self, dim: int, n: int) -> faiss.Index:
         raise NotImplementedError
@@ -146,10 +156,14 @@ class IVFPQIndex(IVFFlatIndex):
             raise ValueError(f"index.m must be >= 1 and index.nbits in 1..16, got m={m}, nbits={nbits}")
         self.params.update(m=int(m), nbits=int(nbits))
 
+    def check(self, dim: int) -> None:
+        if dim % self.params["m"]:
+            raise ValueError(f"index.m={self.params['m']} must divide the embedding dimension {dim} "
+                             f"(model.embedding_dim / model.embedding)")
+
     def make(self, dim, n):
+        self.check(dim)
         m, nbits = self.params["m"], self.params["nbits"]
-        if dim % m:
-            raise ValueError(f"index.m={m} must divide the embedding dimension {dim}")
         n_train = self.n_train(n)
         if n_train < 2 ** nbits:
             raise ValueError(f"IVF-PQ with index.nbits={nbits} needs at least {2 ** nbits} training vectors, "
@@ -254,37 +268,63 @@ def index_description(spec: IndexSpec, gallery: np.ndarray, index: faiss.Index, 
     return {"index_kind": spec.kind, "index_params": spec.params, f"recall_at_{int(k)}": recall}
 
 
+def index_file(directory: Path, meta: dict) -> Path:
+    """The index file an ``index.json`` names (``index.faiss`` for directories of earlier versions)."""
+    return Path(directory) / meta.get("index_file", LEGACY_INDEX_FILE)
+
+
+def _remove_unreferenced(directory: Path, keep: str) -> None:
+    """Remove index files other than ``keep`` and temporary files left by an interrupted write."""
+    for path in directory.iterdir():
+        if path.name != keep and INDEX_FILE_PATTERN.fullmatch(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+
+
 def save_index(directory: Path, index: faiss.Index, labels: np.ndarray, **metadata) -> dict:
-    """Write ``index.faiss`` and ``index.json`` into ``directory``; returns the metadata written."""
+    """Write the index file, then ``index.json`` (the commit point), into ``directory``; returns the
+    metadata written. See the module docstring for why a crash never loses the previous index."""
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != index.ntotal:
         raise ValueError(f"{len(labels)} labels for an index of {index.ntotal} vectors")
     data = faiss.serialize_index(index).tobytes()
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"index.{digest[:12]}.faiss"
     metric = "ip" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
     meta = {"dim": int(index.d), "count": int(index.ntotal), "metric": metric,
             "distance": "euclidean, converted from FAISS's values by siamese.index.to_distance",
             "index_type": type(index).__name__, "labels": labels.tolist(),
-            "index_sha256": hashlib.sha256(data).hexdigest(), **metadata}
+            "index_file": name, "index_sha256": digest, **metadata}
     directory = Path(directory)
-    atomic_write_many({directory / INDEX_FILE: data, directory / META_FILE: json_bytes(meta)})
+    atomic_write_many({directory / name: data})
+    atomic_write_many({directory / META_FILE: json_bytes(meta)})
+    _remove_unreferenced(directory, keep=name)
     return meta
 
 
 def load_index(directory: Path) -> tuple[faiss.Index, dict]:
     """Read an index directory written by ``save_index``; checks that file and metadata agree."""
     directory = Path(directory)
-    for name in (INDEX_FILE, META_FILE):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(f"{str(directory / name)!r} is missing: not an index directory")
-    data = (directory / INDEX_FILE).read_bytes()
-    meta = json.loads((directory / META_FILE).read_text())
-    if meta.get("index_sha256") not in (None, hashlib.sha256(data).hexdigest()):
-        raise ValueError(f"{directory}: index.faiss is not the file index.json describes (sha256 differs): "
-                         "an export was interrupted between its two renames; export again")
-    index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+    if not (directory / META_FILE).is_file():
+        raise FileNotFoundError(f"{str(directory / META_FILE)!r} is missing: not an index directory")
+    try:
+        meta = json.loads((directory / META_FILE).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{directory / META_FILE}: not valid JSON ({err}); export the index again") from None
+    path = index_file(directory, meta)
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} is missing: {directory}/index.json names it; export the index again")
+    if meta.get("index_sha256") not in (None, sha256_file(path)):
+        raise ValueError(f"{directory}: {path.name} is not the file index.json describes (sha256 differs); "
+                         "export the index again")
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: not a readable FAISS index (truncated or damaged: {first}); "
+                         "export the index again") from None
     if meta.get("dim") != index.d or meta.get("count") != index.ntotal or len(meta["labels"]) != index.ntotal:
         raise ValueError(
-            f"{directory}: index.faiss holds {index.ntotal} vectors of dim {index.d} but index.json "
+            f"{directory}: {path.name} holds {index.ntotal} vectors of dim {index.d} but index.json "
             f"says count={meta.get('count')}, dim={meta.get('dim')}, {len(meta.get('labels', []))} labels"
         )
     return index, meta

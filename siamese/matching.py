@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from siamese.checks import one_of
+from siamese.checks import at_least, one_of
 from siamese.data import IMAGE_SUFFIXES, load_image, scan_image_tree
+from siamese.data.sources import UNREADABLE_IMAGE_ERRORS
 from siamese.index import labels_of, load_index, search
 from siamese.inference import embed
-from siamese.runs import load_tower
+from siamese.runs import indexed_checkpoint, load_tower
 
 
 def query_paths(query: Path) -> list[Path]:
@@ -43,10 +44,7 @@ class Matcher:
             if self.meta.get(key) is None:
                 raise ValueError(f"{index_dir}/index.json has no {key!r}: write it with scripts/train.py or "
                                  "scripts/export.py")
-        checkpoint = Path(self.meta["checkpoint"])
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"the checkpoint {str(checkpoint)!r} named by {index_dir}/index.json is missing")
-        self.net = load_tower(OmegaConf.create(self.meta["model"]), checkpoint)
+        self.net = load_tower(OmegaConf.create(self.meta["model"]), indexed_checkpoint(index_dir, self.meta))
         if self.net.embedding_dim != self.index.d:
             raise ValueError(f"the model embeds into {self.net.embedding_dim} dimensions but the index holds "
                              f"{self.index.d}-dimensional vectors")
@@ -54,8 +52,15 @@ class Matcher:
 
     def embed(self, paths: list[Path]) -> np.ndarray:
         """Model embeddings ``(len(paths), D)`` of image files, loaded as the indexed images were."""
-        size, channels = int(self.meta["image"]["size"]), int(self.meta["image"]["channels"])
-        return embed(self.net, [{"x": torch.stack([load_image(p, size, channels) for p in paths])}])[0]
+        image = self.meta["image"]
+        images = []
+        for path in paths:
+            try:
+                images.append(load_image(path, int(image["size"]), int(image["channels"]),
+                                         image.get("resize", "stretch")))
+            except UNREADABLE_IMAGE_ERRORS as err:
+                raise ValueError(f"unreadable query image {str(path)!r}: {type(err).__name__}: {err}") from None
+        return embed(self.net, [{"x": torch.stack(images)}])[0]
 
     def decision(self, dist: float) -> str | None:
         return None if self.threshold is None else ("same" if dist <= self.threshold else "different")
@@ -85,6 +90,7 @@ def match(cfg: DictConfig) -> list[dict] | dict:
         raise ValueError(f"missing required argument(s): {', '.join(f'{key}=...' for key in sorted(missing))}; "
                          "usage: scripts/match.py index_dir=<dir> query=<image or folder> | pair=[<a>,<b>]")
     one_of("format", cfg.format, ("text", "json"))
+    k = at_least("k", cfg.k)
     if bool(cfg.get("query")) == bool(cfg.get("pair")):
         raise ValueError("give exactly one of query=<image or folder> and pair=[<image1>,<image2>]")
     matcher = Matcher(Path(cfg.index_dir))
@@ -98,7 +104,7 @@ def match(cfg: DictConfig) -> list[dict] | dict:
         result = matcher.verify(*parts)
         text = f"{result['pair'][0]} vs {result['pair'][1]}: distance {result['distance']:.4f} -> {result['decision']}"
     else:
-        result = matcher.neighbours(query_paths(Path(cfg.query)), int(cfg.k))
+        result = matcher.neighbours(query_paths(Path(cfg.query)), k)
         lines = []
         for row in result:
             lines.append(row["query"])

@@ -13,6 +13,24 @@ from siamese import metrics
 from siamese.evaluation import leave_one_out_retrieval
 
 
+def gather_batch(all_gather: Callable, e1: list[Tensor], e2: list[Tensor], batch: dict
+                 ) -> tuple[list[Tensor], list[Tensor], dict]:
+    """Every rank's embeddings (with their gradient) and batch tensors as one global batch:
+    ``(W·N, D_l)`` per stage, ``(W·N,)`` per key. ``all_gather(tensor, sync_grads)`` is the strategy's
+    (``LightningModule.all_gather``): ``(N, …) -> (W, N, …)``.
+
+    Each rank's loss is then the global loss; the gradient of the gathered embeddings is summed back
+    over ranks and DDP averages the ranks' parameter gradients, so the update equals one process on
+    the joint batch.
+    """
+    def joint(tensors: list[Tensor]) -> list[Tensor]:
+        return [all_gather(t, sync_grads=True).flatten(0, 1) for t in tensors]
+
+    tensors = {key: all_gather(value, sync_grads=False).flatten(0, 1) for key, value in batch.items()
+               if isinstance(value, Tensor) and key not in ("x1", "x2")}
+    return joint(e1), joint(e2), {**batch, **tensors}
+
+
 class NonFiniteError(RuntimeError):
     """Training produced a NaN or infinite loss term or gradient; the run stops before any export."""
 
@@ -30,6 +48,8 @@ class SiameseModule(pl.LightningModule):
         loss_name: how messages and logs name the loss (e.g. ``dcontrastive``).
         collapse_threshold: warn (once) when the mean pairwise distance of a training batch's
             model embeddings falls below this: the embeddings have collapsed to a point.
+        backbone_lr_mult: the learning rate of the tower's backbone (``net.backbone_parameters()``)
+            is the optimizer's times this; heads and loss weights keep the optimizer's.
 
     Every training step checks that each loss term and, after backward, each gradient is finite;
     otherwise it raises ``NonFiniteError`` naming the step, the term (``<loss_name>/<term>``) or
@@ -43,12 +63,15 @@ class SiameseModule(pl.LightningModule):
 
     def __init__(self, net: nn.Module, loss: nn.Module, optimizer: Callable,
                  scheduler: Callable | None = None, num_classes: int | None = None,
-                 loss_name: str | None = None, collapse_threshold: float = 0.01):
+                 loss_name: str | None = None, collapse_threshold: float = 0.01, backbone_lr_mult: float = 1.0):
         super().__init__()
         self.net, self.loss = net, loss
         self.loss_name = loss_name or type(loss).__name__
         self.collapse_threshold, self._collapse_warned = float(collapse_threshold), False
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.backbone_lr_mult = float(backbone_lr_mult)
+        if self.backbone_lr_mult < 0:
+            raise ValueError(f"optimizer.backbone_lr_mult must be >= 0, got {backbone_lr_mult}")
         self.loss.bind(net, num_classes)   # single-embedding losses train the tower's model embedding
         self._val: list[dict[str, np.ndarray]] = []
 
@@ -58,13 +81,18 @@ class SiameseModule(pl.LightningModule):
         b = x1.shape[0]
         return [e[:b] for e in stages], [e[b:] for e in stages]
 
+    @property
+    def world_size(self) -> int:
+        return self.trainer.world_size if self._trainer is not None else 1
+
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         e1, e2 = self(batch["x1"], batch["x2"])
+        if getattr(self.loss, "gather", False) and self.world_size > 1:
+            e1, e2, batch = gather_batch(self.all_gather, e1, e2, batch)      # the loss sees the global batch
         out = self.loss(e1, e2, batch)
-        for name, value in out.items():
-            if not torch.isfinite(value).all():
-                term = self.loss_name if name == "loss" else f"{self.loss_name}/{name}"
-                self._stop(f"the loss term {term} is {value.item()}")
+        bad = next((name for name, value in out.items() if not torch.isfinite(value).all()), None)
+        self._agree_finite(bad is not None, lambda: "the loss term " + (
+            self.loss_name if bad == "loss" else f"{self.loss_name}/{bad}") + f" is {out[bad].item()}")
         b = batch["x1"].shape[0]
         self.log("train/loss", out["loss"], prog_bar=True, batch_size=b)
         for name, value in out.items():
@@ -74,9 +102,22 @@ class SiameseModule(pl.LightningModule):
         return out["loss"]
 
     def on_after_backward(self) -> None:
-        for name, param in self.named_parameters():
-            if param.grad is not None and not torch.isfinite(param.grad).all():
-                self._stop(f"the gradient of {name} is not finite (loss {self.loss_name})")
+        bad = next((name for name, param in self.named_parameters()
+                    if param.grad is not None and not torch.isfinite(param.grad).all()), None)
+        self._agree_finite(bad is not None, lambda: f"the gradient of {bad} is not finite (loss {self.loss_name})")
+
+    def _agree_finite(self, local_bad: bool, what) -> None:
+        """Stop every rank together when any rank saw a non-finite value (``what()`` names it there);
+        the other ranks name the rank that did. One process: stop when ``local_bad``."""
+        if self.world_size == 1:
+            if local_bad:
+                self._stop(what())
+            return
+        flags = self.all_gather(torch.tensor(float(local_bad), device=self.device)).flatten()
+        if flags.any():
+            ranks = flags.nonzero().flatten().tolist()
+            self._stop(f"rank {self.global_rank}: {what()}" if local_bad
+                       else f"rank(s) {ranks} saw a non-finite loss term or gradient (see their message)")
 
     def _stop(self, what: str) -> None:
         callback = self.trainer.checkpoint_callback if self._trainer is not None else None
@@ -100,27 +141,52 @@ class SiameseModule(pl.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         e1, e2 = self(batch["x1"], batch["x2"])
-        self.log("val/loss", self.loss(e1, e2, batch)["loss"], batch_size=batch["x1"].shape[0])
+        self.log("val/loss", self.loss(e1, e2, batch)["loss"], batch_size=batch["x1"].shape[0], sync_dist=True)
         a, b = self.net.final(e1).float(), self.net.final(e2).float()
-        step = {"dist": (a - b).norm(dim=1).cpu().numpy(), "y": batch["y"].cpu().numpy()}
+        step = {"dist": (a - b).norm(dim=1), "y": batch["y"].float(), "k": batch["k"]}
         if "c1" in batch:   # retrieval needs class ids
-            step.update(emb=torch.cat([a, b]).cpu().numpy(), c=torch.cat([batch["c1"], batch["c2"]]).cpu().numpy(),
-                        i=torch.cat([batch["i1"], batch["i2"]]).cpu().numpy())
-        self._val.append(step)
+            step.update(emb=torch.cat([a, b]), c=torch.cat([batch["c1"], batch["c2"]]),
+                        i=torch.cat([batch["i1"], batch["i2"]]))
+        self._val.append({key: value.detach() for key, value in step.items()})
+
+    def validation_figures(self) -> dict[str, np.ndarray]:
+        """This epoch's validation arrays from every rank: gathered (``all_gather``; each rank holds the
+        same number of pairs), the padding duplicates dropped by pair position ``k``. On one process,
+        this rank's arrays as they are."""
+        local = {key: torch.cat([step[key] for step in self._val]) for key in self._val[0]}
+        self._val.clear()
+        if self.world_size > 1:
+            local = {key: self.all_gather(value).flatten(0, 1) for key, value in local.items()}
+            # (W·n,) pair rows; emb/c/i hold both sides: (W·2n,) rows, two per pair
+            _, first = np.unique(local["k"].cpu().numpy(), return_index=True)
+            pairs = torch.as_tensor(first, device=local["k"].device)
+            local = {key: value[pairs] if len(value) == len(local["k"]) else value for key, value in local.items()}
+        return {key: value.cpu().numpy() for key, value in local.items()}
 
     def on_validation_epoch_end(self) -> None:
-        val = {k: np.concatenate([step[k] for step in self._val]) for k in self._val[0]}
-        self._val.clear()
-        self.log("val/auc", metrics.roc_auc(val["dist"], val["y"]), prog_bar=True)
-        self.log("val/eer", metrics.equal_error_rate(val["dist"], val["y"])[0])
-        if "c" not in val:
-            return
-        retrieval = leave_one_out_retrieval(val["emb"], val["c"], val["i"])
-        self.log("val/p_at_1", retrieval["p_at_1"])
-        self.log("val/map_at_r", retrieval["map_at_r"])
+        val = self.validation_figures()
+        figures = {"val/auc": metrics.roc_auc(val["dist"], val["y"]),
+                   "val/eer": metrics.equal_error_rate(val["dist"], val["y"])[0]}
+        if "c" in val:
+            retrieval = leave_one_out_retrieval(val["emb"], val["c"], val["i"])    # each image once, by id
+            figures.update({"val/p_at_1": retrieval["p_at_1"], "val/map_at_r": retrieval["map_at_r"]})
+        for name, value in figures.items():    # the same on every rank: computed from the gathered arrays
+            self.log(name, value, prog_bar=name == "val/auc", sync_dist=self.world_size > 1)
+
+    def parameter_groups(self) -> list[dict]:
+        """One group, or with ``backbone_lr_mult != 1`` two: the backbone's parameters (``lr_mult``)
+        and the rest (heads, loss weights)."""
+        if self.backbone_lr_mult == 1.0:
+            return [{"params": list(self.parameters())}]
+        backbone = {id(p) for p in self.net.backbone_parameters()}
+        groups = [{"params": [p for p in self.parameters() if id(p) in backbone], "lr_mult": self.backbone_lr_mult},
+                  {"params": [p for p in self.parameters() if id(p) not in backbone], "lr_mult": 1.0}]
+        return [g for g in groups if g["params"]]
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
+        optimizer = self.optimizer_factory(params=self.parameter_groups())
+        for group in optimizer.param_groups:
+            group["lr"] = group["lr"] * group.get("lr_mult", 1.0)
         if self.scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer,

@@ -50,6 +50,16 @@ class Tower(nn.Module):
     """Base of the towers: ``forward(x)`` gives per-stage embeddings, ``embed(x)`` the model embedding."""
 
     embedding = "last"
+    min_image_size = 1     # the smallest image side the tower accepts
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """The feature extractor's parameters, apart from the embedding heads (``optimizer.backbone_lr_mult``)."""
+        return []
+
+    def set_backbone_trainable(self, trainable: bool) -> None:
+        """Freeze (``False``) or release the feature extractor's parameters, heads untouched."""
+        for param in self.backbone_parameters():
+            param.requires_grad_(trainable)
 
     def final(self, stages: Sequence[Tensor]) -> Tensor:
         """The model embedding of this tower's per-stage output: ``combine_stages(stages, self.embedding)``."""
@@ -121,6 +131,14 @@ class ConvTower(Tower):
     @property
     def num_stages(self) -> int:
         return len(self.stages)
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        return list(self.stages.parameters())
+
+    @property
+    def min_image_size(self) -> int:
+        """Each stage halves the image (2×2 max-pool): ``2^L`` pixels are needed for ``L`` stages."""
+        return 2 ** self.num_stages
 
     @property
     def embedding_dim(self) -> int:

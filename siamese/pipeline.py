@@ -4,7 +4,7 @@ A training run writes into ``cfg.run_dir``::
 
     checkpoints/best.ckpt, last.ckpt      Lightning checkpoints (best = highest val/auc)
     logs/metrics.csv                      per-step / per-epoch logged values
-    index.faiss, index.json               FAISS IndexFlatL2 of the gallery + metadata (threshold, ...)
+    index.<sha12>.faiss, index.json       FAISS index of the gallery + metadata (threshold, ...)
     report.json, report.md                held-out verification, retrieval and one-shot figures
     roc.png, distances.png                ROC on a log-FAR axis; same/different distance histograms
 
@@ -12,33 +12,30 @@ A training run writes into ``cfg.run_dir``::
 """
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from siamese.atomic import sha256_file
+from siamese.checks import at_least
+from siamese.config import group_choice, make
 from siamese.data import PairDataModule
 from siamese.data.pair_files import read_lfw_pairs
 from siamese.evaluation import Evaluation, EvaluationSettings
 from siamese.evaluation import evaluate as evaluate_model
-from siamese.index import index_description, load_index, save_index
+from siamese.index import IndexSpec, index_description, load_index, save_index
+from siamese.lightning import AtomicCheckpointIO, RunDirectoryLock
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
-from siamese.runs import checkpoint_state, model_description, resolve_checkpoint, run_config
-
-
-def group_choice(group: str) -> str | None:
-    """The option chosen for a config group (``loss=dcontrastive`` → ``dcontrastive``) inside a Hydra run."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return HydraConfig.get().runtime.choices.get(group) if HydraConfig.initialized() else None
+from siamese.runs import checkpoint_reference, checkpoint_state, model_description, resolve_checkpoint, run_config
 
 
 def resolve_sampler(data_cfg: DictConfig, loss) -> str | None:
@@ -48,10 +45,16 @@ def resolve_sampler(data_cfg: DictConfig, loss) -> str | None:
     return loss.batch_kind if sampler == "auto" else sampler
 
 
-def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
-    """Model and data from config; every config error is raised before any data is read."""
+def check_run_settings(cfg: DictConfig) -> None:
+    """Settings of the run itself that Lightning would accept and act on wrongly."""
+    at_least("trainer.max_epochs", cfg.trainer.get("max_epochs", 0), 0)   # -1 would train forever
+
+
+def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[SiameseModule, PairDataModule]:
+    """Model and data from config; every config error is raised before any data is read (with
+    ``index_spec``, also the index settings that depend on the embedding size)."""
     data_class = get_class(cfg.data._target_)
-    loss = instantiate(cfg.loss)
+    loss = make(cfg.loss)
     sampler = resolve_sampler(cfg.data, loss)
     data_overrides = {} if sampler is None else {"sampler": sampler}
     if data_class is PairDataModule:
@@ -62,22 +65,33 @@ def build(cfg: DictConfig) -> tuple[SiameseModule, PairDataModule]:
                if getattr(loss, "pairs", None) == "batch_all" else "use a pair loss (contrastive, dcontrastive, hinge)")
         raise ValueError(f"loss {type(loss).__name__} with these settings needs class ids, but "
                          f"{data_class.__name__} gives pairs without them: {fix}")
-    net = instantiate(cfg.model)
+    net = make(cfg.model)
     loss.check(net)
-    optimizer = instantiate(cfg.optimizer)
-    scheduler = instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    if index_spec is not None:
+        index_spec.check(net.embedding_dim)
+    optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    backbone_lr_mult = optimizer_cfg.pop("backbone_lr_mult", 1.0)
+    optimizer = make(optimizer_cfg)
+    scheduler = make(cfg.scheduler) if cfg.get("scheduler") else None
     data_channels = cfg.data.source.get("channels")
     if data_channels is not None and int(data_channels) != net.in_channels:
         raise ValueError(
             f"model.in_channels={net.in_channels} but data.source.channels={data_channels}: they must match"
         )
-    datamodule = instantiate(cfg.data, **data_overrides)
+    image_size = cfg.data.source.get("image_size")
+    if image_size is not None and int(image_size) < net.min_image_size:
+        raise ValueError(f"data.source.image_size={image_size} is below the {net.min_image_size} px the tower "
+                         f"needs ({net.num_stages} stages each halve the image); raise the image size or use "
+                         "fewer model.channels")
+    datamodule = make(cfg.data, **data_overrides)
     module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.source.classes),
-                           loss_name=group_choice("loss"), collapse_threshold=cfg.get("collapse_threshold", 0.01))
+                           loss_name=group_choice("loss"), collapse_threshold=cfg.get("collapse_threshold", 0.01),
+                           backbone_lr_mult=backbone_lr_mult)
     return module, datamodule
 
 
 def settings_from(cfg: DictConfig) -> EvaluationSettings:
+    """The ``evaluation`` settings, checked (``EvaluationSettings``)."""
     return EvaluationSettings(**OmegaConf.to_container(cfg.evaluation, resolve=True))
 
 
@@ -95,25 +109,56 @@ def _finish(run_dir: Path, result: Evaluation, checkpoint: Path | None, digest: 
     return report
 
 
+def check_shared_run_dir(cfg: DictConfig) -> None:
+    """A run of several machines, or started by ``torchrun`` / SLURM, needs one run directory that every
+    process names: Hydra's default is a timestamp, which differs between processes."""
+    from hydra.core.hydra_config import HydraConfig
+
+    external = any(key in os.environ for key in ("TORCHELASTIC_RUN_ID", "SLURM_JOB_ID"))
+    if not HydraConfig.initialized() or (int(cfg.trainer.get("num_nodes", 1)) <= 1 and not external):
+        return
+    if not any(o.startswith("hydra.run.dir=") for o in HydraConfig.get().overrides.hydra):
+        raise ValueError("a run of several machines or started by torchrun / SLURM writes into one run directory, "
+                         "but Hydra's default is a timestamp that differs between processes: add "
+                         "hydra.run.dir=<a directory every process sees> to the command")
+
+
 def train(cfg: DictConfig) -> dict:
-    """Fit the twin, reload the best checkpoint, export the gallery index and write the report."""
+    """Fit the twin, reload the best checkpoint, export the gallery index and write the report.
+
+    The run directory is locked for the run (``RunDirectoryLock``): a second run into it fails at once.
+    Under DDP every process trains; the process of global rank 0 alone holds the lock and writes the
+    index and the report, and the others return ``{}``.
+    """
+    check_shared_run_dir(cfg)
+    if rank_zero_only.rank != 0:          # a DDP process started for another rank: same run, no lock
+        return _train(cfg)
+    with RunDirectoryLock(Path(cfg.run_dir)):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict:
     run_dir = Path(cfg.run_dir)
     settings = settings_from(cfg)
-    index_spec = instantiate(cfg.index)                       # config errors before any data is read
+    check_run_settings(cfg)
+    index_spec = make(cfg.index)                       # config errors before any data is read
     resume = resolve_checkpoint(run_dir, cfg.get("ckpt_path"), key="ckpt_path")
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
-    module, datamodule = build(cfg)
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    module, datamodule = build(cfg, index_spec)
+    callbacks = [make(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, default_root_dir=str(run_dir),
-                          logger=CSVLogger(str(run_dir), name="logs", version=""))
+    loggers = [make(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    trainer = make(cfg.trainer, callbacks=callbacks, default_root_dir=str(run_dir), logger=loggers or False,
+                   plugins=[AtomicCheckpointIO()])
     start = time.perf_counter()
     with warnings.catch_warnings():
         # The default data sits in memory; worker processes would only add start-up time.
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     training = {"seconds": time.perf_counter() - start, "steps": int(trainer.global_step),
-                "epochs": int(trainer.current_epoch)}
+                "epochs": int(trainer.current_epoch), "processes": int(trainer.world_size)}
+    if not trainer.is_global_zero:
+        return {}
 
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     if best:
@@ -123,7 +168,7 @@ def train(cfg: DictConfig) -> dict:
     gallery_split, _ = datamodule.retrieval_splits
     save_index(run_dir, result.index, result.gallery_labels, split=gallery_split,
                classes=list(datamodule.source.classes), threshold=result.report["verification"]["threshold"],
-               checkpoint=str(best) if best else None, checkpoint_sha256=digest,
+               **checkpoint_reference(best, run_dir, digest),
                **index_description(index_spec, result.gallery, result.index, **cfg.recall_check),
                **model_description(cfg.model, cfg.data.source))
     result.report["training"] = training
@@ -132,12 +177,19 @@ def train(cfg: DictConfig) -> dict:
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    """Re-evaluate a finished run: its config, checkpoint and index; rewrites the report files."""
+    """Re-evaluate a finished run: its config, checkpoint and index; rewrites the report files
+    (under the run directory's lock, so never while a training writes into it)."""
     run_dir = Path(cfg.run_dir)
     train_cfg = run_config(run_dir)
+    with RunDirectoryLock(run_dir):
+        return _evaluate(cfg, run_dir, train_cfg)
+
+
+def _evaluate(cfg: DictConfig, run_dir: Path, train_cfg: DictConfig) -> dict:
     if cfg.get("pairs") and not cfg.get("pairs_root"):
         raise ValueError(f"pairs={cfg.pairs} needs pairs_root=<folder of the images it names>")
     test_pairs = read_lfw_pairs(cfg.pairs, cfg.pairs_root) if cfg.get("pairs") else None
+    settings = settings_from(cfg)
     module, datamodule = build(train_cfg)
     checkpoint = resolve_checkpoint(run_dir, cfg.checkpoint)
     load_weights(module, checkpoint)
@@ -146,9 +198,9 @@ def evaluate(cfg: DictConfig) -> dict:
     gallery_labels = np.asarray(meta["labels"])
     if meta.get("checkpoint_sha256") != digest:
         warnings.warn(f"index.json was built from another checkpoint than {checkpoint.name}: "
-                      "the gallery is embedded afresh for this evaluation (index.faiss is left as it is)",
+                      "the gallery is embedded afresh for this evaluation (the index files are left as they are)",
                       stacklevel=2)
         index, gallery_labels = None, None
-    result = evaluate_model(module.net, datamodule, settings_from(cfg), index=index,
+    result = evaluate_model(module.net, datamodule, settings, index=index,
                             gallery_labels=gallery_labels, test_pairs=test_pairs)
     return _finish(run_dir, result, checkpoint, digest, train_cfg)

@@ -23,19 +23,24 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def headline(report: dict) -> dict[str, str]:
-    """The figures quoted at the end of a run and at the top of report.md."""
+def headline(report: dict) -> dict[str, dict[str, str]]:
+    """The figures quoted at the end of a run, grouped by the images they were measured on:
+    ``{"<verification pairs>": {...}, "<query split> images": {...}}`` (one group when both are the
+    run's own test split)."""
     v, r, o = report["verification"], report["retrieval"], report["one_shot"]
-    figures = {
+    pairs = "the test split" if report["test_pairs"] == "test split" else Path(report["test_pairs"]).name
+    groups = {pairs: {
         "AUC": _fmt(v["auc"]),
         "EER": _fmt(v["eer"]),
         f"{v['folds']}-fold accuracy": f"{v['kfold_accuracy']:.4f} ± {v['kfold_std']:.4f}",
-    }
+    }}
+    images = "the test split" if r is None or r.get("queries") in (None, "test") else f"the {r['queries']} split"
+    other = groups.setdefault(images, {})
     if r is not None:
-        figures["P@1"] = _fmt(r["p_at_1"])
+        other["P@1"] = _fmt(r["p_at_1"])
     if o is not None:
-        figures[f"{o['n_way']}-way one-shot"] = _fmt(o["accuracy"])
-    return figures
+        other[f"{o['n_way']}-way one-shot"] = _fmt(o["accuracy"])
+    return {name: figures for name, figures in groups.items() if figures}
 
 
 def render_markdown(report: dict) -> str:
@@ -70,7 +75,8 @@ def render_markdown(report: dict) -> str:
     if o is None:
         lines += ["Not measured: the data has no class ids (pairs only).", ""]
     else:
-        lines += [f"{o['n_way']}-way, {o['trials']} trials (chance {1 / o['n_way']:.4f}): accuracy "
+        lines += [f"{o['n_way']}-way, {o['trials']} trials on the `{(r or {}).get('queries', 'test')}` split's images "
+                  f"(chance {1 / o['n_way']:.4f}): accuracy "
                   f"{_fmt(o['accuracy'])}; {o['single_image_classes']} single-image class(es) served only "
                   "as distractors.", ""]
     skipped = report.get("skipped_images") or []
@@ -136,6 +142,8 @@ def write_report(run_dir: Path, report: dict, test_dist: np.ndarray, test_y: np.
 
 
 def print_summary(report: dict, run_dir: Path) -> None:
-    figures = "  ".join(f"{k} {v}" for k, v in headline(report).items())
+    groups = headline(report)
+    figures = "\n   ".join(("" if len(groups) == 1 else f"on {name}: ") + "  ".join(f"{k} {v}" for k, v in figs.items())
+                           for name, figs in groups.items())
     print(f"\n== siamese: {run_dir}\n   {figures}\n"
           f"   wrote {REPORT_JSON}, {REPORT_MD}, {ROC_PNG}, {DIST_PNG}; checkpoint {report.get('checkpoint')}")

@@ -1,12 +1,15 @@
 """Reading a finished training run: its config, its checkpoints, its trained tower."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
+
+from siamese.atomic import sha256_file
 
 
 def run_config(run_dir: Path) -> DictConfig:
@@ -35,7 +38,8 @@ def resolve_checkpoint(run_dir: Path, which: str | None, key: str = "checkpoint"
 def model_description(model_cfg: DictConfig, source_cfg: DictConfig) -> dict:
     """index.json entries a matcher needs to embed a query as the gallery was: model config, image settings."""
     return {"model": OmegaConf.to_container(model_cfg, resolve=True),
-            "image": {"size": int(source_cfg.image_size), "channels": int(source_cfg.channels)}}
+            "image": {"size": int(source_cfg.image_size), "channels": int(source_cfg.channels),
+                      "resize": str(source_cfg.get("resize", "stretch"))}}
 
 
 def checkpoint_state(checkpoint: Path) -> dict:
@@ -53,3 +57,33 @@ def load_tower(model_cfg, checkpoint: Path) -> nn.Module:
         raise ValueError(f"checkpoint {str(checkpoint)!r} does not fit the model config "
                          f"{OmegaConf.to_container(model_cfg)}: {first}") from None
     return net.eval()
+
+
+def checkpoint_reference(checkpoint: Path | None, index_dir: Path, digest: str | None = None) -> dict:
+    """index.json entries naming the checkpoint that filled an index: its path *relative to the index
+    directory* (a moved or copied run finds its own checkpoint) and its sha256 (``digest`` when the
+    caller has it already)."""
+    if checkpoint is None:
+        return {"checkpoint": None, "checkpoint_sha256": None}
+    return {"checkpoint": os.path.relpath(Path(checkpoint).resolve(), Path(index_dir).resolve()),
+            "checkpoint_sha256": digest or sha256_file(checkpoint)}
+
+
+def indexed_checkpoint(index_dir: Path, meta: dict) -> Path:
+    """The checkpoint an index directory was filled with, checked against its stored sha256.
+
+    A relative path is resolved against ``index_dir`` (an absolute one, from older runs, is taken
+    as it is). A missing file or one whose sha256 differs from ``index.json`` is refused: its tower
+    would embed queries differently from the gallery.
+    """
+    stored = Path(meta["checkpoint"])
+    path = stored if stored.is_absolute() else Path(index_dir) / stored
+    if not path.is_file():
+        raise FileNotFoundError(f"the checkpoint {str(path)!r} named by {index_dir}/index.json is missing; "
+                                "export the index again from the run (scripts/export.py)")
+    digest = meta.get("checkpoint_sha256")
+    if digest and sha256_file(path) != digest:
+        raise ValueError(f"the checkpoint {str(path)!r} is not the one {index_dir}/index.json was built from "
+                         "(sha256 differs): its tower would embed queries unlike the gallery; export the index "
+                         "again with this checkpoint (scripts/export.py), or restore the original checkpoint")
+    return path

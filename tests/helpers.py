@@ -69,14 +69,15 @@ def make_mnist_files(root: Path, folder="MNIST", n_train=30, n_test=10) -> Path:
 
 
 def make_csv_pairs(root: Path, n_pairs=40, header=True) -> Path:
-    """Class-folder images plus ``pairs.csv`` alternating same / different pairs, 2 folds."""
+    """Class-folder images plus ``pairs.csv`` alternating same / different pairs, 2 folds, each pair once."""
     make_image_tree(root, per_class=10)
     lines = ["path1,path2,label,fold"] if header else []
     classes = ("cat", "dog", "eel")
     for k in range(n_pairs):
         a = classes[k % 3]
         b = a if k % 2 == 0 else classes[(k + 1) % 3]
-        lines.append(f"{a}/{k % 10}.png,{b}/{(k + 3) % 10}.png,{int(a == b)},{(k // 2) % 2}")
+        first, step = (k // 3) % 10, 1 + (k // 30) % 9      # distinct (first, step) for k < 270
+        lines.append(f"{a}/{first}.png,{b}/{(first + step) % 10}.png,{int(a == b)},{(k // 2) % 2}")
     (root / "pairs.csv").write_text("\n".join(lines) + "\n")
     return root / "pairs.csv"
 
@@ -96,6 +97,15 @@ Ann_A 2 3
 Cy_C 3 Ann_A 3
 Ann_A 1 Cy_C 2
 """
+
+
+def index_bytes(directory: Path) -> bytes:
+    """The bytes of the index file that ``directory/index.json`` names."""
+    import json
+
+    from siamese.index import index_file
+
+    return index_file(directory, json.loads((directory / "index.json").read_text())).read_bytes()
 
 
 def run_script(name: str, *args: str) -> subprocess.CompletedProcess:

@@ -20,7 +20,7 @@ from siamese.losses import SiameseLoss
 from siamese.losses.miners import HardPairMiner
 from siamese.losses.reducers import Reducer
 from siamese.module import SiameseModule
-from siamese.nets import ConvTower
+from siamese.nets import Tower
 from siamese.pipeline import build
 
 # Every option of every group, nested groups (loss/reducer) included; `base/` folders hold the shared
@@ -29,7 +29,7 @@ from siamese.pipeline import build
 GROUP_FILES = sorted(p for p in CONF_DIR.glob("*/**/*.yaml")
                      if "base" not in p.relative_to(CONF_DIR).parts[:-1] and p.parts[-2] != "hydra")
 PRIMARY_FILES = sorted(CONF_DIR.glob("*.yaml"))
-EXPECTED_TYPE = {"model": ConvTower, "loss": SiameseLoss, "loss/reducer": Reducer, "loss/miner": HardPairMiner,
+EXPECTED_TYPE = {"model": Tower, "loss": SiameseLoss, "loss/reducer": Reducer, "loss/miner": HardPairMiner,
                  "optimizer": functools.partial}
 LFW_PAIRS = "1\nAnn_A 1 2\nAnn_A 1 Bob_B 1\n"
 

@@ -26,7 +26,7 @@ def test_pair_labels_mean_same_class(digits):
         labels = digits.labels
         assert np.array_equal(p[:, 2] == 1, labels[p[:, 0]] == labels[p[:, 1]])
     batch = next(iter(dm.train_dataloader()))
-    assert set(batch) == {"x1", "x2", "y", "c1", "c2", "i1", "i2"}
+    assert set(batch) == {"x1", "x2", "y", "c1", "c2", "i1", "i2", "k"}
     assert torch.equal(batch["y"] == 1, batch["c1"] == batch["c2"])
     assert batch["x1"].shape == (50, 1, 8, 8) and batch["y"].dtype == torch.float32
 

@@ -52,12 +52,52 @@ def test_metadata_that_disagrees_with_the_index_is_refused(tmp_path):
     meta = json.loads((tmp_path / "index.json").read_text())
     meta["count"] = 6
     (tmp_path / "index.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match=r"index\.faiss holds 5 vectors of dim 4 but index\.json says count=6"):
+    with pytest.raises(ValueError, match=r"index\.[0-9a-f]{12}\.faiss holds 5 vectors of dim 4 but index\.json says "
+                                         r"count=6"):
         idx.load_index(tmp_path)
 
 
 def test_missing_files_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"index\.faiss' is missing"):
+    with pytest.raises(FileNotFoundError, match=r"index\.json' is missing: not an index directory"):
+        idx.load_index(tmp_path)
+    meta = idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(5, 4)), np.zeros(5))
+    (tmp_path / meta["index_file"]).unlink()
+    with pytest.raises(FileNotFoundError, match=r"index\.[0-9a-f]{12}\.faiss' is missing: .*index\.json names it"):
+        idx.load_index(tmp_path)
+
+
+def test_a_save_killed_before_its_commit_leaves_the_previous_index_and_the_next_save_cleans_up(tmp_path, monkeypatch):
+    old = unit_vectors(30, 4, seed=1)
+    idx.save_index(tmp_path, idx.build_flat_index(old), np.zeros(30), threshold=0.5)
+    real_write = idx.atomic_write_many
+
+    def killed_at_commit(files):
+        if any(path.name == idx.META_FILE for path in files):
+            (tmp_path / ".index.json.abc123.tmp").write_text("{half")    # what a kill mid-write leaves
+            raise KeyboardInterrupt
+        real_write(files)
+
+    monkeypatch.setattr(idx, "atomic_write_many", killed_at_commit)
+    with pytest.raises(KeyboardInterrupt):
+        idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(40, 4, seed=2)), np.ones(40), threshold=0.9)
+    loaded, meta = idx.load_index(tmp_path)                    # the previous index, whole
+    assert loaded.ntotal == 30 and meta["threshold"] == 0.5
+    np.testing.assert_array_equal(loaded.reconstruct_n(0, 30), old)
+
+    monkeypatch.setattr(idx, "atomic_write_many", real_write)
+    meta = idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(40, 4, seed=2)), np.ones(40))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([meta["index_file"], "index.json"])
+
+
+def test_a_damaged_index_file_is_named_not_a_raw_faiss_error(tmp_path):
+    meta = idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(50, 8)), np.zeros(50))
+    path = tmp_path / meta["index_file"]
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"sha256 differs"):
+        idx.load_index(tmp_path)
+    del meta["index_sha256"]                                    # older directories have no sha
+    (tmp_path / "index.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"not a readable FAISS index \(truncated or damaged"):
         idx.load_index(tmp_path)
 
 
@@ -152,16 +192,6 @@ def test_measured_recall_equals_a_hand_count():
 
 def test_no_result_ids_never_get_a_label():
     assert idx.labels_of(np.array([[2, -1]]), np.array([7, 8, 9])).tolist() == [[9, -1]]
-
-
-def test_a_torn_export_is_detected(tmp_path):
-    old = idx.FlatIndex().build(unit_vectors(5, 4))
-    idx.save_index(tmp_path, old, np.zeros(5))
-    meta_before = (tmp_path / "index.json").read_bytes()
-    idx.save_index(tmp_path, idx.FlatIndex().build(unit_vectors(5, 4, seed=9)), np.zeros(5))
-    (tmp_path / "index.json").write_bytes(meta_before)   # as if the second rename never happened
-    with pytest.raises(ValueError, match=r"index\.faiss is not the file index\.json describes"):
-        idx.load_index(tmp_path)
 
 
 def test_failed_index_write_leaves_both_previous_files(tmp_path, monkeypatch):

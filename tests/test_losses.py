@@ -177,14 +177,15 @@ def pk_batch(p=3, k=4, dim=5, seed=0):
 def test_batch_all_is_every_unordered_pair_of_distinct_images():
     x, labels, batch = pk_batch()
     n = len(x) // 2
-    a, b, y, i, j = batch_all_pairs([x[:n]], [x[n:]], batch)
+    pairs = batch_all_pairs(batch)
     want = [(p, q) for p in range(len(x)) for q in range(p + 1, len(x))]
-    assert list(zip(i.tolist(), j.tolist())) == want
-    assert y.tolist() == [float(labels[p] == labels[q]) for p, q in want]
-    assert torch.equal(a[0], x[i]) and torch.equal(b[0], x[j])
+    assert list(zip(pairs.i.tolist(), pairs.j.tolist())) == want
+    assert pairs.y.tolist() == [float(labels[p] == labels[q]) for p, q in want]
+    naive = torch.stack([(x[p] - x[q]).pow(2).sum() for p, q in want])
+    torch.testing.assert_close(pairs.sqdist(x[:n], x[n:]), naive, atol=1e-6, rtol=1e-5)
     batch["i2"] = batch["i1"].clone()        # the same image on both sides of every pair...
-    _, _, _, i, j = batch_all_pairs([x[:n]], [x[n:]], batch)
-    assert all(not (q == p + n) for p, q in zip(i.tolist(), j.tolist()))   # ...is never paired with itself
+    pairs = batch_all_pairs(batch)
+    assert all(not (q == p + n) for p, q in zip(pairs.i.tolist(), pairs.j.tolist()))   # ...never with itself
 
 
 def test_batch_all_contrastive_equals_a_naive_double_loop():

@@ -1,5 +1,7 @@
 """Matcher: the checks made when an index directory is opened for query-time matching."""
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,9 +9,9 @@ import torch
 from omegaconf import OmegaConf
 
 from siamese.index import FlatIndex, save_index
-from siamese.matching import Matcher, query_paths
+from siamese.matching import Matcher, match, query_paths
 from siamese.nets import ConvTower
-from siamese.runs import load_tower
+from siamese.runs import checkpoint_reference, load_tower
 
 MODEL = {"_target_": "siamese.nets.ConvTower", "in_channels": 1, "channels": [4, 8], "embedding_dim": 32}
 
@@ -23,7 +25,10 @@ def checkpoint_of(tmp_path, **model):
 
 def index_dir(tmp_path, dim, checkpoint, model=MODEL):
     x = np.random.default_rng(0).normal(size=(20, dim)).astype(np.float32)
-    save_index(tmp_path / "idx", FlatIndex().build(x), np.zeros(20, dtype=int), checkpoint=str(checkpoint),
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    reference = (checkpoint_reference(checkpoint, tmp_path / "idx") if checkpoint.exists()
+                 else {"checkpoint": str(checkpoint)})
+    save_index(tmp_path / "idx", FlatIndex().build(x), np.zeros(20, dtype=int), **reference,
                model=model, image={"size": 8, "channels": 1}, threshold=0.5)
     return tmp_path / "idx"
 
@@ -42,7 +47,7 @@ def test_checkpoint_that_does_not_fit_the_model_config_is_named(tmp_path):
 
 def test_missing_metadata_and_checkpoint_are_named(tmp_path):
     directory = index_dir(tmp_path, 32, tmp_path / "gone.ckpt")
-    with pytest.raises(FileNotFoundError, match=r"the checkpoint '.*gone\.ckpt' named by .* is missing"):
+    with pytest.raises(FileNotFoundError, match=r"the checkpoint '.*gone\.ckpt' named by .* is missing; export"):
         Matcher(directory)
     meta = json.loads((directory / "index.json").read_text())
     del meta["model"]
@@ -58,3 +63,31 @@ def test_query_paths(tmp_path):
     assert query_paths(tmp_path) == [tmp_path / "a.png"]
     with pytest.raises(ValueError, match="is not an image"):
         query_paths(tmp_path / "notes.txt")
+
+
+def test_a_replaced_checkpoint_is_refused_not_matched_against(tmp_path):
+    directory = index_dir(tmp_path, 32, checkpoint_of(tmp_path))
+    Matcher(directory)
+    checkpoint_of(tmp_path, channels=[4, 8])           # the same file name, other weights
+    with pytest.raises(ValueError, match=r"is not the one .*index\.json was built from \(sha256 differs\)"):
+        Matcher(directory)
+
+
+def test_a_moved_run_uses_its_own_checkpoint(tmp_path):
+    (tmp_path / "run").mkdir()
+    directory = index_dir(tmp_path / "run", 32, checkpoint_of(tmp_path / "run"))
+    meta = json.loads((directory / "index.json").read_text())
+    assert not Path(meta["checkpoint"]).is_absolute()
+    moved = shutil.move(str(tmp_path / "run"), str(tmp_path / "elsewhere"))
+    Matcher(Path(moved) / "idx")
+
+
+def test_bad_queries_and_k_are_clear_errors(tmp_path):
+    directory = index_dir(tmp_path, 32, checkpoint_of(tmp_path))
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    cfg = {"index_dir": str(directory), "query": str(tmp_path / "broken.png"), "pair": None, "k": 3, "format": "text"}
+    with pytest.raises(ValueError, match=r"unreadable query image '.*broken\.png'"):
+        match(OmegaConf.create(cfg))
+    for k in (0, -1):
+        with pytest.raises(ValueError, match=rf"k must be >= 1, got {k}"):
+            match(OmegaConf.create({**cfg, "k": k}))

@@ -8,10 +8,23 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from helpers import PAIRS, ROOT, SMALL, make_csv_pairs, make_image_tree, make_lfw_tree, run_script, run_train
+from helpers import (
+    PAIRS,
+    ROOT,
+    SMALL,
+    compose_config,
+    index_bytes,
+    make_csv_pairs,
+    make_image_tree,
+    make_lfw_tree,
+    run_script,
+    run_train,
+)
 from siamese.evaluation import embed_images
+from siamese.export import export
 from siamese.index import load_index, search
-from siamese.pipeline import build
+from siamese.matching import match
+from siamese.pipeline import build, evaluate, train
 from siamese.runs import load_tower, run_config
 
 
@@ -39,7 +52,7 @@ def test_train_script_writes_index_and_report(loss, trained_runs):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "AUC" in proc.stdout and "10-fold accuracy" in proc.stdout and "5-way one-shot" in proc.stdout
 
-    for name in ("report.json", "report.md", "roc.png", "distances.png", "index.faiss", "index.json"):
+    for name in ("report.json", "report.md", "roc.png", "distances.png", "index.json"):
         assert (run_dir / name).is_file(), name
     report = json.loads((run_dir / "report.json").read_text())
     assert set(report) >= {"checkpoint", "checkpoint_sha256", "split", "verification", "retrieval",
@@ -70,18 +83,16 @@ def test_train_script_writes_index_and_report(loss, trained_runs):
 
 
 def test_class_split_runs_and_reports_unseen_class_retrieval(tmp_path):
-    proc = run_train(tmp_path, "loss=dcontrastive", "data.split=classes")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((tmp_path / "report.json").read_text())
+    report = train(compose_config("train", [*SMALL, f"run_dir={tmp_path}", "loss=dcontrastive", "data.split=classes"]))
     assert report["split"] == "classes" and report["retrieval"]["gallery"] == "val"
     _, meta = load_index(tmp_path)
     assert set(meta["labels"]) == {7, 8, 9}
 
 
 def test_bad_config_fails_before_training_and_names_the_value(tmp_path):
-    proc = run_train(tmp_path, "loss=dcontrastive", "loss.m1=2.0", "loss.m2=1.0")
-    assert proc.returncode != 0
-    assert "loss.m1 must be < loss.m2 at layer 1, got m1=2.0, m2=1.0" in proc.stderr
+    with pytest.raises(ValueError, match=r"loss\.m1 must be < loss\.m2 at layer 1, got m1=2\.0, m2=1\.0"):
+        train(compose_config("train", [*SMALL, f"run_dir={tmp_path}", "loss=dcontrastive", "loss.m1=2.0",
+                                       "loss.m2=1.0"]))
     assert not (tmp_path / "report.json").exists() and not (tmp_path / "checkpoints").exists()
 
 
@@ -99,11 +110,10 @@ def test_evaluate_script_reproduces_the_training_report(dcontrastive_run):
     assert OmegaConf.load(tmp_path / ".hydra" / "config.yaml").loss._target_.endswith("DoubleMarginContrastiveLoss")
 
     # another checkpoint than the index's: the gallery is re-embedded, with a warning, index untouched
-    index_bytes = (tmp_path / "index.faiss").read_bytes()
-    proc = run_script("evaluate.py", f"run_dir={tmp_path}", f"checkpoint={tmp_path}/checkpoints/last.ckpt")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "the gallery is embedded afresh" in proc.stderr
-    assert (tmp_path / "index.faiss").read_bytes() == index_bytes
+    before = index_bytes(tmp_path)
+    with pytest.warns(UserWarning, match="the gallery is embedded afresh"):
+        evaluate(compose_config("evaluate", [f"run_dir={tmp_path}", f"checkpoint={tmp_path}/checkpoints/last.ckpt"]))
+    assert index_bytes(tmp_path) == before
 
 
 def test_evaluate_script_on_an_lfw_pairs_file(dcontrastive_run, tmp_path):
@@ -117,12 +127,14 @@ def test_evaluate_script_on_an_lfw_pairs_file(dcontrastive_run, tmp_path):
     v = report["verification"]
     assert report["test_pairs"].endswith("pairs.txt") and v["pairs"] == 8 and v["same_pairs"] == 4
     assert v["folds"] == 2  # the file's folds, not ten seeded ones
+    # each figure is labelled with the images it was measured on: the pairs file vs the run's own split
+    assert "on pairs.txt: AUC" in proc.stdout and "on the test split: P@1" in proc.stdout
+    assert "trials on the `test` split's images" in (run_dir / "report.md").read_text()
 
 
 def test_evaluate_script_names_a_missing_run(tmp_path):
-    proc = run_script("evaluate.py", f"run_dir={tmp_path / 'nope'}")
-    assert proc.returncode != 0
-    assert "run_dir must be a directory written by scripts/train.py" in proc.stderr
+    with pytest.raises(FileNotFoundError, match="run_dir must be a directory written by scripts/train.py"):
+        evaluate(compose_config("evaluate", [f"run_dir={tmp_path / 'nope'}"]))
     assert not (tmp_path / "nope").exists()
 
 
@@ -148,8 +160,9 @@ def test_export_and_match_end_to_end(dcontrastive_run, tmp_path):
     (images / "dog" / "broken.png").write_bytes(b"not a png")
     out = tmp_path / "exported"
 
-    proc = run_script("export.py", f"run_dir={dcontrastive_run}", f"images={images}", f"out={out}")
-    assert proc.returncode != 0 and "broken.png" in proc.stderr and not out.exists()
+    with pytest.raises(ValueError, match=r"unreadable image '.*broken\.png'"):
+        export(compose_config("export", [f"run_dir={dcontrastive_run}", f"images={images}", f"out={out}"]))
+    assert not out.exists()
 
     proc = run_script("export.py", f"run_dir={dcontrastive_run}", f"images={images}", f"out={out}",
                       "index=hnsw", "on_bad_image=skip")
@@ -169,11 +182,11 @@ def test_export_and_match_end_to_end(dcontrastive_run, tmp_path):
     assert first["path"] == "eel/19.png" and first["distance"] < 1e-3 and first["decision"] == "same"
     assert len(row["neighbours"]) == 3
 
-    proc = run_script("match.py", f"index_dir={out}", f"pair=[{images / 'cat' / '0.png'},{images / 'loose.png'}]")
-    assert proc.returncode == 0 and "-> same" in proc.stdout   # the same picture twice
-
-    proc = run_script("match.py", f"index_dir={out}", f"query={tmp_path / 'nothing.png'}")
-    assert proc.returncode != 0 and "does not exist" in proc.stderr
+    pair = f"pair=[{images / 'cat' / '0.png'},{images / 'loose.png'}]"
+    verdict = match(compose_config("match", [f"index_dir={out}", pair]))
+    assert verdict["decision"] == "same"                       # the same picture twice
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        match(compose_config("match", [f"index_dir={out}", f"query={tmp_path / 'nothing.png'}"]))
 
 
 @pytest.mark.slow
@@ -188,8 +201,8 @@ def test_csv_pair_list_trains_and_reports_verification_only(tmp_path):
     assert report["verification"]["folds"] == 2      # the CSV's own folds
     assert "no class ids" in (tmp_path / "run" / "report.md").read_text()
 
-    proc = run_script("train.py", f"hydra.run.dir={tmp_path / 'bad'}", "trainer=debug", "loss=trihard", *data)
-    assert proc.returncode != 0 and "needs class ids" in proc.stderr
-    proc = run_script("train.py", f"hydra.run.dir={tmp_path / 'bad2'}", "trainer=debug", "loss=dcontrastive",
-                      "loss.pairs=batch_all", *data)
-    assert proc.returncode != 0 and "add loss.pairs=sampled" in proc.stderr
+    with pytest.raises(ValueError, match="needs class ids"):
+        build(compose_config("train", [f"run_dir={tmp_path / 'bad'}", "trainer=debug", "loss=trihard", *data]))
+    with pytest.raises(ValueError, match="add loss.pairs=sampled"):
+        build(compose_config("train", [f"run_dir={tmp_path / 'bad2'}", "loss=dcontrastive", "loss.pairs=batch_all",
+                                       *data]))

@@ -1,6 +1,9 @@
 """Reproducible reruns, resume after a kill, the non-finite guard, float32 losses under mixed
 precision, the collapse warning, and config errors raised before any data is read."""
+import csv
 import json
+import math
+import os
 import warnings
 
 import pytest
@@ -8,8 +11,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-from helpers import FAULT, SMALL, compose_config, run_train
+from helpers import FAULT, SMALL, compose_config, index_bytes, run_train
 from siamese.data import DigitsImages, PairDataModule
+from siamese.lightning import AtomicCheckpointIO, ResumableCSVLogger, RunDirectoryLock
 from siamese.losses import DoubleMarginContrastiveLoss
 from siamese.module import SiameseModule
 from siamese.nets import ConvTower, Tower
@@ -31,7 +35,7 @@ def test_same_config_and_seed_give_identical_metrics_and_index(tmp_path, capsys)
         train(cfg)
         runs.append(tmp_path / name)
     assert figures(runs[0]) == figures(runs[1])
-    assert (runs[0] / "index.faiss").read_bytes() == (runs[1] / "index.faiss").read_bytes()
+    assert index_bytes(runs[0]) == index_bytes(runs[1])
 
 
 @pytest.mark.slow
@@ -45,10 +49,13 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_pat
     assert proc.returncode == -9
     assert (killed / "checkpoints" / "last.ckpt").is_file() and not (killed / "report.json").exists()
 
+    logged_before = (killed / "logs" / "metrics.csv").read_text().splitlines()
     proc = run_train(killed, "loss=dcontrastive", *SHORT, "ckpt_path=last")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert figures(killed) == figures(straight)
-    assert (killed / "index.faiss").read_bytes() == (straight / "index.faiss").read_bytes()
+    assert index_bytes(killed) == index_bytes(straight)
+    logged_after = (killed / "logs" / "metrics.csv").read_text().splitlines()
+    assert len(logged_before) > 1 and logged_after[:len(logged_before)] == logged_before   # history kept
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
@@ -63,7 +70,8 @@ def test_nan_stops_the_run_naming_step_term_and_checkpoint_and_writes_nothing(tm
     assert proc.returncode != 0
     assert "step 4: the loss term dcontrastive/layer2 is nan" in proc.stderr
     assert "Last good checkpoint: " in proc.stderr and "last.ckpt" in proc.stderr
-    for name in ("index.faiss", "index.json", "report.json"):
+    assert not list(tmp_path.glob("index*"))
+    for name in ("report.json",):
         assert not (tmp_path / name).exists()
 
 
@@ -140,6 +148,8 @@ def no_data_reading(monkeypatch):
     ("data.positive_fraction=2", r"data\.positive_fraction must be in \(0, 1\), got 2"),
     ("loss.m1=5", r"loss\.m1 must be < loss\.m2 at layer 1, got m1=5\.0, m2=1\.0"),
     ("model.channels=[]", r"model\.channels must be a non-empty list"),
+    ("data.source.image_size=4", r"data\.source\.image_size=4 is below the 8 px the tower needs \(3 stages"),
+    ("data.source.image_size=0", r"data\.source\.image_size=0 is below the 8 px"),
 ])
 def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, no_data_reading):
     cfg = compose_config("train", ["loss=dcontrastive", override, f"run_dir={tmp_path}"])
@@ -150,7 +160,53 @@ def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, n
 @pytest.mark.parametrize("override,match", [
     ("index.metric=cosine", r"index\.metric must be one of \['l2', 'ip'\], got 'cosine'"),
     ("ckpt_path=last", r"ckpt_path=last: '.*last\.ckpt' not found"),
+    ("index=ivfpq index.m=5", r"index\.m=5 must divide the embedding dimension 192"),
+    ("evaluation.n_way=1", r"evaluation\.n_way must be >= 2, got 1"),
+    ("trainer.max_epochs=-1", r"trainer\.max_epochs must be >= 0, got -1"),
 ])
 def test_train_checks_index_and_resume_settings_before_reading_data(override, match, tmp_path, no_data_reading):
     with pytest.raises(Exception, match=match):
-        train(compose_config("train", [override, f"run_dir={tmp_path}"]))
+        train(compose_config("train", [*override.split(), f"run_dir={tmp_path}"]))
+
+
+def test_a_second_run_into_a_locked_run_directory_fails_at_once_naming_the_holder(tmp_path):
+    with RunDirectoryLock(tmp_path):
+        with pytest.raises(RuntimeError, match=rf"the run directory '{tmp_path}' is in use by pid {os.getpid()} on "):
+            train(compose_config("train", [*SMALL, f"run_dir={tmp_path}"]))
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+    io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
+    io.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+
+    def disk_full(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        io.save_checkpoint({"epoch": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.load(path)["epoch"] == 1 and [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_the_csv_log_of_a_resumed_run_keeps_its_earlier_rows(tmp_path):
+    first = ResumableCSVLogger(str(tmp_path), name="logs", version="")
+    first.log_metrics({"train/loss": 1.0}, step=0)
+    first.save()
+    again = ResumableCSVLogger(str(tmp_path), name="logs", version="")
+    again.log_metrics({"train/loss": 0.5, "val/auc": 0.9}, step=1)
+    again.save()
+    rows = (tmp_path / "logs" / "metrics.csv").read_text().splitlines()
+    assert rows[0] == "step,train/loss,val/auc" and rows[1:] == ["0,1.0,", "1,0.5,0.9"]
+
+
+@pytest.mark.parametrize("loss", ["trihard", "msml"])
+def test_a_last_validation_batch_of_one_pair_gives_a_finite_validation_loss(loss, tmp_path, capsys):
+    """49 validation pairs in P×K batches of 48: the last batch holds one pair, without any valid tuple."""
+    cfg = compose_config("train", [*SMALL, f"loss={loss}", "data.val_pairs=49", "trainer.num_sanity_val_steps=2",
+                                   f"run_dir={tmp_path}"])
+    train(cfg)
+    rows = [row for row in csv.DictReader(open(tmp_path / "logs" / "metrics.csv")) if row.get("val/loss")]
+    assert rows and all(math.isfinite(float(row["val/loss"])) for row in rows)

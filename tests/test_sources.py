@@ -1,11 +1,15 @@
 """Real-data sources on tiny trees made in temp dirs: Omniglot, local MNIST, CSV pair lists, LFW
 training folders, bad images, augmentation and in-tower normalisation."""
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from helpers import make_csv_pairs, make_image_tree, make_lfw_tree, make_mnist_files, make_omniglot_tree
-from siamese.data import FolderImages, MNISTImages, OmniglotImages, PairDataModule, PairListDataModule
+from helpers import compose_config, make_csv_pairs, make_image_tree, make_lfw_tree, make_mnist_files, make_omniglot_tree
+from siamese.data import FolderImages, MNISTImages, OmniglotImages, PairDataModule, PairListDataModule, load_image
+from siamese.data.sources import verify_image
 from siamese.nets import ConvTower
+from siamese.pipeline import build
 
 
 def test_omniglot_classes_and_background_evaluation_split(tmp_path):
@@ -46,7 +50,7 @@ def test_csv_pair_list_serves_pairs_without_class_ids(tmp_path):
     pairs_file = make_csv_pairs(tmp_path / "sig")
     dm = PairListDataModule(str(pairs_file), str(tmp_path / "sig"), source={"image_size": 8}, batch_size=4)
     batch = next(iter(dm.train_dataloader()))
-    assert set(batch) == {"x1", "x2", "y", "i1", "i2"} and batch["x1"].shape == (4, 1, 8, 8)
+    assert set(batch) == {"x1", "x2", "y", "i1", "i2", "k"} and batch["x1"].shape == (4, 1, 8, 8)
     assert sum(len(r) for r in dm.rows.values()) == 40 and len(dm.fixed_pairs["test"]) == 8
     assert dm.test_folds is not None and not dm.has_class_ids
 
@@ -95,3 +99,56 @@ def test_tower_normalises_its_input_and_checks_the_channel_count():
     assert "input_mean" in tower.state_dict()   # travels with the checkpoint
     with pytest.raises(ValueError, match=r"model\.input_mean / model\.input_std need 3 value\(s\)"):
         ConvTower(in_channels=3, input_mean=[0.5])
+
+
+def test_16_bit_images_are_scaled_not_clipped(tmp_path):
+    ramp = (np.arange(16 * 16).reshape(16, 16) * 256).astype(np.uint16)      # 0 .. 65280
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    x = load_image(tmp_path / "deep.png", 16, 1)
+    assert x.max().item() == pytest.approx(65280 / 65535, abs=1e-4)        # not saturated at 1.0
+    np.testing.assert_allclose(x[0].numpy(), ramp / 65535, atol=1e-4)
+    assert load_image(tmp_path / "deep.png", 8, 3).shape == (3, 8, 8)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    upright = np.zeros((8, 12), dtype=np.uint8)
+    upright[0, :] = 255                                                     # a bright top row
+    exif = Image.Exif()
+    exif[0x0112] = 6                                                        # "rotate 90° clockwise to view"
+    Image.fromarray(np.rot90(upright, k=1)).save(tmp_path / "phone.png", exif=exif)
+    x = load_image(tmp_path / "phone.png", 12, 1)[0].numpy()
+    shown = np.asarray(Image.fromarray(upright).resize((12, 12), Image.BILINEAR), dtype=np.float32) / 255
+    np.testing.assert_allclose(x, shown, atol=1e-6)
+
+
+def test_a_truncated_jpeg_is_caught_up_front_naming_the_file(tmp_path):
+    root = make_image_tree(tmp_path / "i")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / "dog" / "x.jpg")
+    data = (root / "dog" / "x.jpg").read_bytes()
+    (root / "dog" / "x.jpg").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"unreadable image '.*dog/x\.jpg': OSError: image file is truncated"):
+        FolderImages(str(root))
+    src = FolderImages(str(root), on_bad_image="skip")
+    assert [s["path"].endswith("x.jpg") for s in src.skipped] == [True]
+
+
+def test_a_decompression_bomb_is_refused_naming_the_file(tmp_path, monkeypatch):
+    Image.new("L", (64, 64)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)                   # 64² > 2 × 1000: a "bomb"
+    with pytest.raises(ValueError, match=r"unreadable image '.*big\.png': DecompressionBombError"):
+        verify_image(tmp_path / "big.png")
+
+
+def test_excluding_every_identity_says_so(tmp_path):
+    root = make_lfw_tree(tmp_path / "lfw", people=("Ann_A", "Bob_B"))
+    (tmp_path / "pairs.txt").write_text("1\nAnn_A 1 2\nAnn_A 1 Bob_B 1\n")
+    with pytest.raises(ValueError, match=r"every one of the 2 identities under .* is named in "
+                                         r"data\.source\.exclude_pairs=.*pairs\.txt: nothing is left"):
+        FolderImages(str(root), exclude_pairs=str(tmp_path / "pairs.txt"))
+
+
+def test_a_missing_folder_prints_the_expected_layout_on_several_lines(tmp_path):
+    cfg = compose_config("train", ["data=folder", f"data.source.root={tmp_path / 'nope'}", f"run_dir={tmp_path}"])
+    with pytest.raises(FileNotFoundError) as err:
+        build(cfg)
+    assert "expected layout:\n    root/\n      <class_a>/<image>.png" in str(err.value)

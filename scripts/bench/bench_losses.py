@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +24,8 @@ from pytorch_metric_learning.miners import BatchHardMiner
 from pytorch_metric_learning.reducers import MeanReducer
 
 from common import compose_config, machine_header
-from siamese.losses import MSMLLoss, QuadrupletLoss, TriHardLoss
+from siamese.losses import ContrastiveLoss, MSMLLoss, QuadrupletLoss, TriHardLoss, TripletLoss
+from siamese.losses.reducers import MeanReducer as MeanReducer_
 from siamese.nets import TowerShape
 from siamese.pipeline import build
 
@@ -65,6 +69,52 @@ def ours(loss):
 
 LABELS = torch.arange(64).repeat_interleave(4)
 
+# Peak memory of one forward + backward, measured in a fresh process: the kernel's peak resident
+# size (VmHWM) is reset just before the call (echo 5 > /proc/self/clear_refs), read after, and the
+# resident size before the call subtracted.
+MEMORY_CASE = """
+import sys, torch, torch.nn.functional as F
+sys.path.insert(0, {here!r})
+from bench_losses import peer_and_ours
+b = {batch}
+labels = torch.arange(b // 4).repeat_interleave(4)
+x = F.normalize(torch.randn(b, 128), dim=1).requires_grad_()
+fn = peer_and_ours(labels)[{name!r}][{side}]
+def status(key):
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(key))
+open("/proc/self/clear_refs", "w").write("5")
+before = status("VmRSS:")
+fn(x).backward()
+print((status("VmHWM:") - before) / 1024)
+"""
+
+
+def peer_and_ours(labels: torch.Tensor) -> dict:
+    """``{name: (ours, PML peer)}`` for the all-pairs / all-triplets losses on a P×K batch with ``labels``."""
+    def our(loss):
+        loss.bind(TowerShape(1, 128))
+
+        def call(x):
+            n = len(x) // 2
+            return loss([x[:n]], [x[n:]], {"y": torch.ones(n), "c1": labels[:n], "c2": labels[n:]})["loss"]
+        return call
+    squared = LpDistance(normalize_embeddings=False, power=2)
+    euclid = LpDistance(normalize_embeddings=False)
+    pml_contrastive = pml_losses.ContrastiveLoss(pos_margin=0.0, neg_margin=1.0, distance=squared,
+                                                 reducer=MeanReducer())
+    pml_triplets = pml_losses.TripletMarginLoss(margin=0.2, distance=euclid, reducer=MeanReducer())
+    return {
+        "triplet, all triplets": (our(TripletLoss(0.2)), lambda v: pml_triplets(v, labels)),
+        "contrastive, loss.pairs=batch_all, mean": (our(ContrastiveLoss(pairs="batch_all", reducer=MeanReducer_())),
+                                                    lambda v: pml_contrastive(v, labels)),
+    }
+
+
+def peak_memory_mb(name: str, side: int, batch: int) -> float:
+    code = MEMORY_CASE.format(here=str(Path(__file__).parent), batch=batch, name=name, side=side)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -96,6 +146,7 @@ def main() -> None:
         ("msml", ours(MSMLLoss(0.2)), "TripletMarginLoss + BatchHardMiner (PML has no MSML)", pml_batch_hard),
         ("quadruplet", ours(QuadrupletLoss(0.3, 0.15)),
          "TripletMarginLoss, all triplets (PML has no quadruplet loss)", lambda v: pml_all(v, LABELS)),
+        *((name, mine, "the same loss in PML", peer) for name, (mine, peer) in peer_and_ours(LABELS).items()),
     ]
     print("\n## forward + backward, B = 256, D = 128, 64 classes x 4 "
           "(3 warm-ups, then the median over rounds of the median of 4 calls)\n")
@@ -109,6 +160,12 @@ def main() -> None:
             b.append(fwd_bwd(peer_fn, x, 4))
         ta, tb = statistics.median(a), statistics.median(b)
         print(f"| {name} | {1e3 * ta:.2f} | {peer} | {1e3 * tb:.2f} | {ta / tb:.2f}× |")
+
+    print("\n## peak memory of one forward + backward, B = 512, D = 128, 128 classes x 4 (a fresh process each)\n")
+    print("| loss | ours MiB | PML MiB | ours / PML |\n|---|---|---|---|")
+    for name in peer_and_ours(LABELS):
+        mine, peer = peak_memory_mb(name, 0, 512), peak_memory_mb(name, 1, 512)
+        print(f"| {name} | {mine:.0f} | {peer:.0f} | {mine / max(peer, 1e-9):.2f}× |")
 
 
 if __name__ == "__main__":

@@ -14,34 +14,69 @@ test pairs are drawn once (same seed, same pairs).
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from siamese.checks import at_least
 from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
 
 
+def shard_batches(n_rows: int, batch_size: int, rank: int, world_size: int) -> np.ndarray:
+    """Row positions of rank ``rank``'s share of ``n_rows`` rows cut into batches of ``batch_size``.
+
+    Whole batches are dealt round-robin (rank ``r`` gets batches ``r, r + W, …``), so a P×K batch stays
+    whole and no batch is on two ranks; only the first ``⌊n_batches / W⌋ · W`` batches are dealt, so
+    every rank gets the same count (unequal counts would hang the gradient all-reduce). ``W = 1``:
+    every row, in order.
+    """
+    if world_size == 1:
+        return np.arange(n_rows)
+    n_batches = -(-n_rows // batch_size)
+    kept = (n_batches // world_size) * world_size
+    if kept == 0:
+        raise ValueError(f"{n_rows} rows make {n_batches} batch(es) of {batch_size}: fewer than the {world_size} "
+                         "ranks; give more pairs (data.train_pairs) or a smaller data.batch_size")
+    starts = np.arange(rank, kept, world_size) * batch_size
+    return np.concatenate([np.arange(s, min(s + batch_size, n_rows)) for s in starts])
+
+
+def shard_items(n_items: int, rank: int, world_size: int) -> np.ndarray:
+    """Item positions of rank ``rank``: every ``W``-th item from ``rank``, the list first padded with its
+    own first items to a multiple of ``W`` (as ``DistributedSampler`` does), so every rank gets the same
+    count; the padding duplicates are removed by item position when the ranks' results are gathered."""
+    padded = -(-n_items // world_size) * world_size
+    return np.arange(padded)[rank::world_size] % n_items
+
+
 class PairDataset(Dataset):
-    """Pairs ``(i, j, y)`` over a source, as dicts ``{x1, x2, y, c1, c2, i1, i2}`` (``i``: source positions).
+    """Pairs ``(i, j, y)`` over a source, as dicts ``{x1, x2, y, c1, c2, i1, i2, k}`` (``i``: source
+    positions; ``k``: the pair's position in the pair set, so duplicates are known after gathering ranks).
 
     ``c1``, ``c2`` are left out when the source has no class ids (``with_class_ids=False``);
-    ``transform`` (training augmentation only) is applied to each image independently.
+    ``transform`` (training augmentation only) is applied to each image independently. ``rows``: which
+    of the pairs this dataset serves (a rank's share), default all.
     """
 
-    def __init__(self, source, pairs: np.ndarray, with_class_ids: bool = True, transform=None):
+    def __init__(self, source, pairs: np.ndarray, with_class_ids: bool = True, transform=None,
+                 rows: np.ndarray | None = None):
         self.source, self.pairs, self.with_class_ids, self.transform = source, pairs, with_class_ids, transform
+        self.rows = np.arange(len(pairs)) if rows is None else rows
 
     def __len__(self) -> int:
-        return len(self.pairs)
+        return len(self.rows)
 
-    def __getitem__(self, k: int) -> dict:
+    def __getitem__(self, position: int) -> dict:
+        k = int(self.rows[position])
         i, j, y = (int(v) for v in self.pairs[k])
         x1, x2 = self.source[i], self.source[j]
         if self.transform is not None:
             x1, x2 = self.transform(x1), self.transform(x2)
         item = {"x1": x1, "x2": x2, "y": torch.tensor(float(y)),
-                "i1": torch.tensor(i), "i2": torch.tensor(j)}
+                "i1": torch.tensor(i), "i2": torch.tensor(j), "k": torch.tensor(k)}
         if self.with_class_ids:
             item.update(c1=torch.tensor(int(self.source.labels[i])), c2=torch.tensor(int(self.source.labels[j])))
         return item
@@ -61,6 +96,16 @@ class ImageDataset(Dataset):
         return {"x": self.source[i], "c": torch.tensor(int(self.source.labels[i]))}
 
 
+def resolve_workers(num_workers: int | str) -> int:
+    """``data.num_workers``: a count >= 0, or ``auto`` = ``min(cores − 1, 8)`` loader processes."""
+    if num_workers == "auto":
+        return max(0, min((os.cpu_count() or 1) - 1, 8))
+    try:
+        return at_least("data.num_workers", num_workers, 0)
+    except (TypeError, ValueError):
+        raise ValueError(f"data.num_workers must be a count >= 0 or 'auto', got {num_workers!r}") from None
+
+
 class PairBatchModule(pl.LightningDataModule):
     """What both pair data modules share: loaders over ``self.source`` (``batch_size``,
     ``num_workers``), the fixed val / test pairs ``fixed_pairs``, and the images of each part
@@ -73,14 +118,36 @@ class PairBatchModule(pl.LightningDataModule):
         return self.source.channels
 
     def loader(self, dataset: Dataset) -> DataLoader:
-        """A loader in order (never shuffled: pair order is already random and seeded)."""
-        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers)
+        """A loader in order (never shuffled: pair order is already random and seeded). With worker
+        processes they persist across the loader's epochs, and batches are pinned for a CUDA device."""
+        workers = self.num_workers
+        return DataLoader(dataset, batch_size=self.batch_size, num_workers=workers, persistent_workers=workers > 0,
+                          pin_memory=workers > 0 and torch.cuda.is_available())
+
+    @property
+    def rank_and_world(self) -> tuple[int, int]:
+        """``(global rank, world size)`` of the trainer this module serves; ``(0, 1)`` outside one."""
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def training_loader(self, pairs: np.ndarray, **dataset) -> DataLoader:
+        """This rank's whole batches of the epoch's training ``pairs`` (``shard_batches``)."""
+        rank, world = self.rank_and_world
+        rows = shard_batches(len(pairs), self.batch_size, rank, world)
+        return self.loader(PairDataset(self.source, pairs, rows=rows, **dataset))
+
+    def fixed_loader(self, name: str) -> DataLoader:
+        """This rank's share of the fixed ``val`` / ``test`` pairs (``shard_items``; all of them on one process)."""
+        rank, world = self.rank_and_world
+        pairs = self.fixed_pairs[name]
+        return self.loader(PairDataset(self.source, pairs, with_class_ids=self.has_class_ids,
+                                       rows=shard_items(len(pairs), rank, world)))
 
     def val_dataloader(self) -> DataLoader:
-        return self.loader(PairDataset(self.source, self.fixed_pairs["val"], with_class_ids=self.has_class_ids))
+        return self.fixed_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self.loader(PairDataset(self.source, self.fixed_pairs["test"], with_class_ids=self.has_class_ids))
+        return self.fixed_loader("test")
 
     def images_dataloader(self, name: str) -> DataLoader:
         """Single images ``{x, c}`` of a part (``train``/``val``/``test``), in index order."""
@@ -118,7 +185,7 @@ class PairDataModule(PairBatchModule):
     def __init__(self, source, split: str = "samples", holdout: float = 0.2,
                  holdout_classes: float = 0.3, positive_fraction: float = 0.5,
                  train_pairs: int = 4000, val_pairs: int = 1000, test_pairs: int = 2000,
-                 batch_size: int = 128, num_workers: int = 0, seed: int = 0,
+                 batch_size: int = 128, num_workers: int | str = 0, seed: int = 0,
                  sampler: str = "pairs", p: int = 16, k: int = 4, augment=None):
         super().__init__()
         self.augment = augment
@@ -134,7 +201,7 @@ class PairDataModule(PairBatchModule):
         self.source = source
         self.positive_fraction = float(positive_fraction)
         self.n_pairs = {"train": int(train_pairs), "val": int(val_pairs), "test": int(test_pairs)}
-        self.batch_size, self.num_workers, self.seed = int(batch_size), int(num_workers), int(seed)
+        self.batch_size, self.num_workers, self.seed = int(batch_size), resolve_workers(num_workers), int(seed)
         self.split = split
         self.indices = split_indices(source.labels, split, holdout, holdout_classes, self.seed,
                                      getattr(source, "heldout_classes", None))
@@ -147,7 +214,7 @@ class PairDataModule(PairBatchModule):
     @staticmethod
     def check_settings(split: str = "samples", holdout: float = 0.2, holdout_classes: float = 0.3,
                        positive_fraction: float = 0.5, train_pairs: int = 4000, val_pairs: int = 1000,
-                       test_pairs: int = 2000, batch_size: int = 128, num_workers: int = 0, seed: int = 0,
+                       test_pairs: int = 2000, batch_size: int = 128, num_workers: int | str = 0, seed: int = 0,
                        sampler: str = "pairs", p: int = 16, k: int = 4) -> None:
         """Check the scalar settings (``data.*``) without reading any data; errors name key and value."""
         if split not in SPLITS:
@@ -160,8 +227,7 @@ class PairDataModule(PairBatchModule):
                            ("test_pairs", test_pairs), ("batch_size", batch_size)):
             if int(value) < 1:
                 raise ValueError(f"data.{key} must be >= 1, got {value}")
-        if int(num_workers) < 0:
-            raise ValueError(f"data.num_workers must be >= 0, got {num_workers}")
+        resolve_workers(num_workers)
         if sampler not in ("auto", "pairs", "pk"):
             raise ValueError(f"data.sampler must be 'auto', 'pairs' or 'pk', got {sampler!r}")
         if sampler == "pk" and (int(k) < 2 or int(k) % 2 or int(p) < 2):
@@ -182,7 +248,7 @@ class PairDataModule(PairBatchModule):
 
     def train_dataloader(self) -> DataLoader:
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        return self.loader(PairDataset(self.source, self.pairs("train", epoch), transform=self.augment))
+        return self.training_loader(self.pairs("train", epoch), transform=self.augment)
 
     @property
     def retrieval_splits(self) -> tuple[str, str]:
@@ -207,7 +273,7 @@ class PairListDataModule(PairBatchModule):
 
     def __init__(self, pairs_file: str, root: str, source: dict | None = None, format: str = "csv",
                  val_fraction: float = 0.1, test_fraction: float = 0.2, batch_size: int = 128,
-                 num_workers: int = 0, seed: int = 0):
+                 num_workers: int | str = 0, seed: int = 0):
         super().__init__()
         from siamese.data.pair_files import read_csv_pairs, read_lfw_pairs
         from siamese.data.sources import PathImages
@@ -239,9 +305,9 @@ class PairListDataModule(PairBatchModule):
         test_folds = folds[parts["test"]]
         self.test_folds = test_folds if len(np.unique(test_folds)) > 1 else None
         self.indices = {name: np.unique(r[:, :2]) for name, r in self.rows.items()}  # labels -1: unknown
-        self.batch_size, self.num_workers, self.seed = int(batch_size), int(num_workers), int(seed)
+        self.batch_size, self.num_workers, self.seed = int(batch_size), resolve_workers(num_workers), int(seed)
 
     def train_dataloader(self) -> DataLoader:
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         order = np.random.default_rng([self.seed, 0, epoch]).permutation(len(self.rows["train"]))
-        return self.loader(PairDataset(self.source, self.rows["train"][order], with_class_ids=False))
+        return self.training_loader(self.rows["train"][order], with_class_ids=False)

@@ -12,14 +12,20 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
+from tqdm import tqdm
 
 from siamese.checks import image_channels, one_of
+from siamese.data.cache import CACHE_MODES, DiskCache, cache_key, to_uint8
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
-# What reading an unreadable image file raises (PIL: OSError, UnidentifiedImageError, SyntaxError; numpy: ValueError).
-UNREADABLE_IMAGE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError)
+# What reading an unreadable image file raises (PIL: OSError — a truncated file too —, UnidentifiedImageError,
+# SyntaxError, DecompressionBombError for an image of absurd size; numpy: ValueError).
+UNREADABLE_IMAGE_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError)
+# Modes of more than 8 bits a channel, and the value that is full scale in each (scaled to 1, not clipped).
+HIGH_DEPTH_FULL_SCALE = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0,
+                         "F": 1.0}
 # What to do with such a file: stop naming it, or leave it out and list it.
 BAD_IMAGE_POLICIES = ("raise", "skip")
 
@@ -59,21 +65,53 @@ FOLDER_LAYOUT = """expected layout:
 
 
 def verify_image(path: Path) -> None:
-    """Raise ``ValueError`` naming ``path`` if PIL cannot read it as an image."""
+    """Raise ``ValueError`` naming ``path`` unless PIL decodes it as an image.
+
+    The file is decoded, not only parsed (``Image.verify`` passes a truncated JPEG), cheaply: a
+    JPEG at a reduced scale (draft mode). An image above PIL's decompression-bomb limit is refused.
+    """
     try:
         with Image.open(path) as image:
-            image.verify()
+            image.draft("L", (64, 64))    # JPEG only: decode at 1/2..1/8 scale; other formats decode whole
+            image.load()
     except UNREADABLE_IMAGE_ERRORS as err:
-        raise ValueError(f"unreadable image {str(path)!r}: {err}") from None
+        raise ValueError(f"unreadable image {str(path)!r}: {type(err).__name__}: {err}") from None
 
 
-def load_image(path: Path, image_size: int, channels: int) -> Tensor:
-    """``(channels, image_size, image_size)`` float tensor in ``[0, 1]``: grey (1) or RGB (3), resized."""
-    with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB").resize((image_size,) * 2, Image.BILINEAR)
-        array = np.asarray(image, dtype=np.float32) / 255.0
-    array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
+RESIZE_MODES = ("stretch", "crop")
+
+
+def load_image(path: Path, image_size: int, channels: int, resize: str = "stretch") -> Tensor:
+    """``(channels, image_size, image_size)`` float tensor in ``[0, 1]``: grey (1) or RGB (3), resized.
+
+    ``resize``: ``stretch`` scales the whole image to the square (the aspect ratio is not kept);
+    ``crop`` scales its short side to ``image_size`` and keeps the centre square (photos). The EXIF
+    orientation is applied first (a phone photo stands as it was shot). A 16-bit (or float) image is
+    scaled by its full-scale value (``HIGH_DEPTH_FULL_SCALE``), not clipped at 255. Decoding is PIL's
+    (measured twice as fast as ``torchvision.io.decode_image`` + resize here: scripts/bench/bench_backbones.py).
+    """
+    size = (image_size, image_size)
+    with Image.open(path) as opened:
+        image = ImageOps.exif_transpose(opened)
+        if resize == "crop":                  # the centre square; scaled to image_size below
+            image = image.crop(_centre_square(image.size))
+        if image.mode in HIGH_DEPTH_FULL_SCALE:
+            grey = Image.fromarray(np.asarray(image, dtype=np.float32) / HIGH_DEPTH_FULL_SCALE[image.mode])
+            array = np.asarray(grey.resize(size, Image.BILINEAR), dtype=np.float32).clip(0.0, 1.0)
+            array = np.repeat(array[None], channels, axis=0)
+        else:
+            image = image.convert("L" if channels == 1 else "RGB").resize(size, Image.BILINEAR)
+            array = np.asarray(image, dtype=np.float32) / 255.0
+            array = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _centre_square(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The box ``(left, top, right, bottom)`` of the largest centred square of an image of ``size``."""
+    w, h = size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return left, top, left + side, top + side
 
 
 class PathImages:
@@ -81,35 +119,69 @@ class PathImages:
 
     ``on_bad_image``: ``raise`` (default) stops at the first unreadable file, naming it; ``skip``
     leaves such files out and lists them in ``skipped`` (path and error), never silently: the
-    training report carries the list.
+    training report carries the list. ``resize``: see ``load_image``. ``cache``: ``none`` |
+    ``memory`` | ``disk`` (``siamese.data.cache``): each image decoded once, when the source is
+    built, then read from a resized ``uint8`` array; ``cache_dir`` holds the disk cache.
     """
 
     def __init__(self, paths, labels, classes, image_size: int = 32, channels: int = 1,
-                 on_bad_image: str = "raise"):
+                 on_bad_image: str = "raise", resize: str = "stretch", cache: str = "none",
+                 cache_dir: str | None = None):
         image_channels("data.source.channels", channels)
         one_of("data.source.on_bad_image", on_bad_image, BAD_IMAGE_POLICIES)
+        self.resize = one_of("data.source.resize", resize, RESIZE_MODES)
+        one_of("data.source.cache", cache, CACHE_MODES)
         self.image_size, self.channels = int(image_size), int(channels)
         self.classes = list(classes)
-        self.skipped: list[dict] = []
-        keep = []
-        for k, path in enumerate(Path(p) for p in paths):
+        paths = [Path(p) for p in paths]
+        disk = None
+        if cache == "disk":
+            settings = {"image_size": self.image_size, "channels": self.channels, "resize": self.resize}
+            disk = DiskCache(cache_dir, cache_key(paths, settings))
+        found = disk.load() if disk else None
+        if found is not None:
+            self._cache, meta = found
+            keep, self.skipped = meta["keep"], meta["skipped"]
+        else:
+            keep, self.skipped, decoded = self._check(paths, on_bad_image, keep_images=cache != "none")
+            self._cache = None if cache == "none" else np.stack(decoded) if decoded else None
+            if disk is not None and self._cache is not None:
+                self._cache = disk.save(self._cache, {"keep": keep, "skipped": self.skipped})
+        self.paths = [paths[k] for k in keep]
+        self.labels = np.asarray(labels, dtype=np.int64)[keep] if len(keep) else np.zeros(0, dtype=np.int64)
+        if not self.paths and len(paths):
+            raise ValueError(f"none of the {len(paths)} images could be read (first: {self.skipped[0]['path']})")
+
+    def _check(self, paths: list[Path], on_bad_image: str, keep_images: bool
+               ) -> tuple[list[int], list[dict], list[np.ndarray]]:
+        """Decode every image once: ``(positions kept, skipped files, uint8 images if keep_images)``."""
+        keep, skipped, decoded = [], [], []
+        for k, path in enumerate(tqdm(paths, desc="checking images", unit="img", disable=len(paths) < 2000)):
             try:
-                verify_image(path)
+                if keep_images:
+                    decoded.append(to_uint8(self._read(path)))
+                else:
+                    verify_image(path)
                 keep.append(k)
             except ValueError as err:
                 if on_bad_image == "raise":
                     raise
-                self.skipped.append({"path": str(path), "error": str(err)})
-        self.paths = [Path(paths[k]) for k in keep]
-        self.labels = np.asarray(labels, dtype=np.int64)[keep] if len(keep) else np.zeros(0, dtype=np.int64)
-        if not self.paths and len(paths):
-            raise ValueError(f"none of the {len(paths)} images could be read (first: {self.skipped[0]['path']})")
+                skipped.append({"path": str(path), "error": str(err)})
+        return keep, skipped, decoded
+
+    def _read(self, path: Path) -> Tensor:
+        try:
+            return load_image(path, self.image_size, self.channels, self.resize)
+        except UNREADABLE_IMAGE_ERRORS as err:
+            raise ValueError(f"unreadable image {str(path)!r}: {type(err).__name__}: {err}") from None
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> Tensor:
-        return load_image(self.paths[i], self.image_size, self.channels)
+        if self._cache is not None:
+            return torch.from_numpy(np.array(self._cache[i], dtype=np.float32)).div_(255.0)
+        return self._read(self.paths[i])   # a file changed since it was checked is named
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -144,21 +216,26 @@ class FolderImages(PathImages):
     Hidden files, symbolic links and files without an image suffix are ignored. Each image is
     checked when the source is built, so an unreadable file fails before training starts. Images
     are converted to grayscale (``channels=1``) or RGB (``channels=3``) and resized to
-    ``image_size × image_size``.
+    ``image_size × image_size``; ``reading`` passes ``resize``, ``cache`` and ``cache_dir`` to ``PathImages``.
     """
 
     def __init__(self, root: str, image_size: int = 32, channels: int = 1, on_bad_image: str = "raise",
-                 exclude_pairs: str | None = None):
+                 exclude_pairs: str | None = None, **reading):
         root_path = Path(root).expanduser()
         if not root_path.is_dir():
             raise FileNotFoundError(f"data.source.root {str(root_path)!r} is not a folder; {FOLDER_LAYOUT}")
         paths, labels, classes = scan_image_tree(root_path)
         if exclude_pairs:
+            found = len(classes)
             paths, labels, classes = _without_identities(paths, labels, classes, exclude_pairs, root_path)
+            if found and not classes:
+                raise ValueError(f"every one of the {found} identities under {str(root_path)!r} is named in "
+                                 f"data.source.exclude_pairs={exclude_pairs}: nothing is left to train on; "
+                                 "train on a tree with other identities, or drop exclude_pairs")
         if not paths:
             raise ValueError(f"no images found under {str(root_path)!r}; {FOLDER_LAYOUT}")
         self.root = root_path
-        super().__init__(paths, labels, classes, image_size, channels, on_bad_image)
+        super().__init__(paths, labels, classes, image_size, channels, on_bad_image, **reading)
 
 
 def _without_identities(paths, labels, classes, pairs_file: str, root: Path):
@@ -184,7 +261,8 @@ class OmniglotImages(PathImages):
 
     PARTS = ("images_background", "images_evaluation")
 
-    def __init__(self, root: str, image_size: int = 32, channels: int = 1, on_bad_image: str = "raise"):
+    def __init__(self, root: str, image_size: int = 32, channels: int = 1, on_bad_image: str = "raise",
+                 **reading):
         root_path = Path(root).expanduser()
         if not all((root_path / part).is_dir() for part in self.PARTS):
             raise FileNotFoundError(f"data.source.root {str(root_path)!r} is not an Omniglot folder; {OMNIGLOT_LAYOUT}")
@@ -201,7 +279,7 @@ class OmniglotImages(PathImages):
                     heldout += list(range(base, len(classes)))
         if not paths:
             raise ValueError(f"no images found under {str(root_path)!r}; {OMNIGLOT_LAYOUT}")
-        super().__init__(paths, labels, classes, image_size, channels, on_bad_image)
+        super().__init__(paths, labels, classes, image_size, channels, on_bad_image, **reading)
         self.heldout_classes = heldout
 
 

@@ -15,15 +15,15 @@ class StreamedImages(Dataset):
     """Images loaded on demand as ``{"x": (C, H, W), "i": position}``; an unreadable one yields
     ``{"bad": position, "error": text}`` so that the policy is applied in the main process."""
 
-    def __init__(self, paths: list[Path], image_size: int, channels: int):
-        self.paths, self.image_size, self.channels = paths, image_size, channels
+    def __init__(self, paths: list[Path], image_size: int, channels: int, resize: str = "stretch"):
+        self.paths, self.image_size, self.channels, self.resize = paths, image_size, channels, resize
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict:
         try:
-            return {"x": load_image(self.paths[i], self.image_size, self.channels), "i": i}
+            return {"x": load_image(self.paths[i], self.image_size, self.channels, self.resize), "i": i}
         except UNREADABLE_IMAGE_ERRORS as err:
             return {"bad": i, "error": f"{type(err).__name__}: {err}"}
 

@@ -14,15 +14,25 @@ from torch import Tensor, nn
 from siamese.nets import combine_stages
 
 
-def pairwise_dist(x: Tensor) -> Tensor:
-    """Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``; exact zeros become 1e-6.
+def pairwise_sqdist(x: Tensor) -> Tensor:
+    """Squared Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``, in Gram form
+    ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul, no ``(B, B, D)`` difference tensor), clamped at 0.
 
-    Gram form ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul, no ``(B, B, D)`` difference tensor), clamped at
-    0 against rounding, then at 1e-12 under the square root so its gradient stays finite.
+    Float32 rounding: a squared distance is good to about ``1e-7 · (‖a‖² + ‖b‖²)`` absolute, so
+    identical rows come out as up to ~``2e-7 · ‖a‖²`` rather than 0.
     """
     norms = x.pow(2).sum(dim=1)
-    sq = norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * x @ x.T
-    return sq.clamp_min(1e-12).sqrt()
+    return (norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * x @ x.T).clamp_min(0)
+
+
+def pairwise_dist(x: Tensor) -> Tensor:
+    """Euclidean distances ``(B, B)``: ``sqrt(max(pairwise_sqdist(x), 1e-12))``.
+
+    The floor keeps the gradient of the square root finite. Identical or near-identical rows are
+    therefore not resolved below about ``1e-3 · ‖x‖`` in float32 (unit vectors: distances under
+    ~1e-3 may read as up to 1e-3), and nothing is exactly 0, the diagonal included.
+    """
+    return pairwise_sqdist(x).clamp_min(1e-12).sqrt()
 
 
 def masks(labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -50,6 +60,7 @@ class SiameseLoss(nn.Module):
 
     needs_class_ids = False
     batch_kind = "pairs"   # what data.sampler=auto serves: "pairs" (random pairs) or "pk" (P×K batches)
+    gather = False         # under DDP: the module hands the loss every rank's batch (loss.gather=true)
     embedding = "last"     # the tower's model.embedding, set by bind: what ``final`` returns
 
     def final(self, stages: list[Tensor]) -> Tensor:

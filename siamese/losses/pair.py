@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from siamese.checks import one_of, positive
-from siamese.losses.base import SiameseLoss
+from siamese.losses.base import SiameseLoss, pairwise_sqdist
 from siamese.losses.reducers import DEPRECATED_REDUCTIONS, MeanReducer, Reducer, SumOver2N, reducer_named
 
 
@@ -46,23 +47,40 @@ def double_margin_terms(sqd: Tensor, y: Tensor, m1: float, m2: float) -> Tensor:
 PAIR_SETS = ("sampled", "batch_all")
 
 
-def batch_all_pairs(e1: list[Tensor], e2: list[Tensor], batch: dict
-                    ) -> tuple[list[Tensor], list[Tensor], Tensor, Tensor, Tensor]:
-    """Every unordered pair of distinct images of the batch, per stage.
+@dataclass
+class PairSet:
+    """The pairs a pair loss scores in one batch: labels ``y (P,)`` (1 same, 0 different) and, for
+    ``batch_all``, their positions ``i, j (P,)`` among the ``M = 2N`` images ``cat([x1, x2])``."""
 
-    The ``M = 2N`` images are ``cat([x1, x2])``; pairs ``(i, j)``, ``i < j``, with the same source
-    image on both sides (``i1``/``i2`` ids equal) are left out. Returns ``(a, b, y, i, j)``: per-stage
-    embeddings of both sides ``(P, D_l)``, ``y = 1`` when the class ids agree, and the positions.
+    y: Tensor
+    i: Tensor | None = None
+    j: Tensor | None = None
+
+    def sqdist(self, a: Tensor, b: Tensor) -> Tensor:
+        """Squared distances ``(P,)`` of the pairs, from the embeddings ``a, b (N, D)`` of the two sides:
+        row by row (sampled pairs), or read from one ``(M, M)`` distance matrix (``batch_all``)."""
+        if self.i is None:
+            return sqdist(a, b)
+        return pairwise_sqdist(torch.cat([a, b]))[self.i, self.j]
+
+
+def batch_all_pairs(batch: dict) -> PairSet:
+    """Every unordered pair ``(i, j)``, ``i < j``, of distinct images of the batch.
+
+    The ``M = 2N`` images are ``cat([x1, x2])``; pairs with the same source image on both sides
+    (``i1``/``i2`` ids equal) are left out; ``y = 1`` when the class ids agree.
     """
     if "c1" not in batch:
         raise ValueError("loss.pairs=batch_all needs class ids (c1, c2), but the data has none: use loss.pairs=sampled")
     labels = torch.cat([batch["c1"], batch["c2"]])
-    ids = torch.cat([batch["i1"], batch["i2"]]) if "i1" in batch else torch.arange(len(labels), device=labels.device)
-    i, j = torch.triu_indices(len(labels), len(labels), offset=1, device=labels.device)
-    distinct = ids[i] != ids[j]
-    i, j = i[distinct], j[distinct]
-    x = [torch.cat([a, b]) for a, b in zip(e1, e2)]
-    return [t[i] for t in x], [t[j] for t in x], (labels[i] == labels[j]).float(), i, j
+    m = len(labels)
+    i, j = torch.triu_indices(m, m, offset=1, device=labels.device)
+    if "i1" in batch:                                   # (M, M) comparisons, then one gather: fast
+        ids = torch.cat([batch["i1"], batch["i2"]])
+        distinct = (ids.unsqueeze(1) != ids.unsqueeze(0))[i, j]
+        if not distinct.all():
+            i, j = i[distinct], j[distinct]
+    return PairSet((labels.unsqueeze(1) == labels.unsqueeze(0))[i, j].float(), i, j)
 
 
 def _deprecated_reduction(reduction: str) -> Reducer:
@@ -85,12 +103,18 @@ class PairLoss(SiameseLoss):
             keeps the pairs it names, mined on the model embedding and applied to every stage;
             ``mined_fraction`` is logged.
         reduction: the former string spelling of ``reducer`` (deprecated; ``seed`` = ``sum_over_2n``).
+        gather: under DDP, score the pairs of the global batch (every rank's images, gathered with
+            their gradient), not of each rank's share; ``batch_all`` only (sampled pairs need nothing).
     """
 
     def __init__(self, pairs: str = "sampled", reducer: Reducer | None = None, miner=None,
-                 reduction: str | None = None):
+                 reduction: str | None = None, gather: bool = False):
         super().__init__()
         self.pairs = one_of("loss.pairs", pairs, PAIR_SETS)
+        self.gather = bool(gather)
+        if self.gather and pairs != "batch_all":
+            raise ValueError("loss.gather=true gathers the batch of every rank for a batch-wide loss: it needs "
+                             "loss.pairs=batch_all (sampled pairs are independent of each other)")
         if reduction is not None:
             reducer = _deprecated_reduction(reduction)
         if miner is not None and pairs != "batch_all":
@@ -102,13 +126,14 @@ class PairLoss(SiameseLoss):
 
     def compute(self, e1, e2, batch):
         if self.pairs == "sampled":
-            return self.reduce_all(self.pair_terms(e1, e2, batch["y"].float()), batch["y"].float(), None)
-        a, b, y, i, j = batch_all_pairs(e1, e2, batch)
+            pairs = PairSet(batch["y"].float())
+            return self.reduce_all(self.pair_terms(e1, e2, pairs), pairs.y, None)
+        pairs = batch_all_pairs(batch)
         keep = None
         if self.miner is not None:
             labels = torch.cat([batch["c1"], batch["c2"]])
-            keep = self.miner(torch.cat([self.final(e1), self.final(e2)]), labels, i, j)
-        out = self.reduce_all(self.pair_terms(a, b, y), y, keep)
+            keep = self.miner(torch.cat([self.final(e1), self.final(e2)]), labels, pairs.i, pairs.j)
+        out = self.reduce_all(self.pair_terms(e1, e2, pairs), pairs.y, keep)
         if keep is not None:
             out["mined_fraction"] = keep.float().mean()
         return out
@@ -122,8 +147,9 @@ class PairLoss(SiameseLoss):
             out["loss"] = torch.stack(list(out.values())).sum()
         return out
 
-    def pair_terms(self, a: list[Tensor], b: list[Tensor], y: Tensor) -> dict[str, Tensor]:
-        """Per-pair terms ``(P,)`` by name (``loss``, or one group per layer), before reduction."""
+    def pair_terms(self, e1: list[Tensor], e2: list[Tensor], pairs: PairSet) -> dict[str, Tensor]:
+        """Per-pair terms ``(P,)`` by name (``loss``, or one group per layer), before reduction, from the
+        per-stage embeddings of the two sides and the pair set (``pairs.sqdist``, ``pairs.y``)."""
         raise NotImplementedError
 
 
@@ -154,8 +180,9 @@ class ContrastiveLoss(PairLoss):
         self.form = one_of("loss.form", form, self.FORMS)
         self.margin = positive("loss.margin", margin)
 
-    def pair_terms(self, a, b, y):
-        return {"loss": self.FORMS[self.form](sqdist(self.final(a), self.final(b)), y, self.margin)}
+    def pair_terms(self, e1, e2, pairs):
+        sqd = pairs.sqdist(self.final(e1), self.final(e2))
+        return {"loss": self.FORMS[self.form](sqd, pairs.y, self.margin)}
 
 
 def _broadcast(key: str, value, n: int) -> list[float]:
@@ -223,10 +250,10 @@ class DoubleMarginContrastiveLoss(PairLoss):
         self.layers = self._stages(tower.num_stages)
         self.m1, self.m2, self.weights = self._margins(len(self.layers))
 
-    def pair_terms(self, a, b, y):
+    def pair_terms(self, e1, e2, pairs):
         if self.layers is None:
             raise RuntimeError("DoubleMarginContrastiveLoss.bind(tower) must be called first")
-        return {f"layer{stage}": w * double_margin_terms(sqdist(a[stage - 1], b[stage - 1]), y, m1, m2)
+        return {f"layer{stage}": w * double_margin_terms(pairs.sqdist(e1[stage - 1], e2[stage - 1]), pairs.y, m1, m2)
                 for stage, m1, m2, w in zip(self.layers, self.m1, self.m2, self.weights)}
 
 
@@ -248,6 +275,6 @@ class HingeLoss(PairLoss):
         self.scale = nn.Parameter(torch.tensor(float(scale_init)))
         self.bias = nn.Parameter(torch.tensor(float(bias_init)))
 
-    def pair_terms(self, a, b, y):
-        score = self.scale * sqdist(self.final(a), self.final(b)).clamp_min(1e-12).sqrt() + self.bias
-        return {"loss": torch.clamp(1 - (2 * y - 1) * score, min=0)}
+    def pair_terms(self, e1, e2, pairs):
+        score = self.scale * pairs.sqdist(self.final(e1), self.final(e2)).clamp_min(1e-12).sqrt() + self.bias
+        return {"loss": torch.clamp(1 - (2 * pairs.y - 1) * score, min=0)}

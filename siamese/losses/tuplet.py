@@ -4,7 +4,9 @@ All work on the Euclidean distance matrix ``d (B, B)`` of the batch (``pairwise_
 ``siamese.losses.base``: identical embeddings keep finite gradients). Anchors, positives
 and negatives: ``p`` is a positive of ``a`` when ``c[p] = c[a]`` and ``p ≠ a``; ``n`` is a
 negative when ``c[n] ≠ c[a]``. They need several images per class in a batch: use the P×K
-sampler (``data.sampler=pk``), which the ``conf/loss`` files of these losses switch on.
+sampler (``data.sampler=pk``), which ``data.sampler=auto`` serves them. A batch without any valid
+tuple (one class, or no two images of a class: a small validation batch, say) gives a loss of 0
+that still has a gradient (of zeros), and logs ``tuples = 0``.
 Everything is vectorised over the batch (no Python loop over samples).
 """
 from __future__ import annotations
@@ -18,15 +20,20 @@ from siamese.losses.base import ClassIdLoss, hardest, masks, pairwise_dist
 
 
 class TupletLoss(ClassIdLoss):
-    """Base of the batch-mining losses: they ask for P×K batches (``data.sampler=auto``)."""
+    """Base of the batch-mining losses: they ask for P×K batches (``data.sampler=auto``). ``gather``:
+    under DDP, mine the global batch (every rank's embeddings, gathered with their gradient)."""
 
     batch_kind = "pk"
 
+    def __init__(self, gather: bool = False):
+        super().__init__()
+        self.gather = bool(gather)
 
-def _need_positive(pos: Tensor, name: str) -> None:
-    if not pos.any():
-        raise ValueError(f"{name}: the batch has no positive pair (two images of one class); "
-                         "use the P×K sampler: data.sampler=pk")
+
+def _no_tuple(x: Tensor, **terms: float) -> dict[str, Tensor]:
+    """The result for a batch without a valid tuple: 0, connected to ``x`` so backward still runs."""
+    zero = x.sum() * 0.0
+    return {"loss": zero, "tuples": zero.detach(), **{k: zero.detach() + v for k, v in terms.items()}}
 
 
 def _margin_or_soft(x: Tensor, margin: float | None) -> Tensor:
@@ -40,10 +47,14 @@ class TripletLoss(TupletLoss):
 
     ``T`` is every valid triplet, or, with ``max_triplets``, a uniformly drawn subset of that many
     (drawn from torch's global generator, so seeded runs repeat). The mean counts zero terms.
+
+    Only valid triplets are formed: for the ``M`` positive pairs ``(a, p)`` (``M = B(K−1)`` in a P×K
+    batch), one ``(M, B)`` matrix ``d(a,p) − d(a,n) + margin`` masked to the negatives of ``a``, so
+    memory grows as ``B²K``, not ``B³``.
     """
 
-    def __init__(self, margin: float = 0.2, max_triplets: int | None = None):
-        super().__init__()
+    def __init__(self, margin: float = 0.2, max_triplets: int | None = None, gather: bool = False):
+        super().__init__(gather)
         self.margin = positive("loss.margin", margin)
         if max_triplets is not None and int(max_triplets) < 1:
             raise ValueError(f"loss.max_triplets must be >= 1 or null, got {max_triplets}")
@@ -52,14 +63,15 @@ class TripletLoss(TupletLoss):
     def compute_batch(self, x, labels):
         d = pairwise_dist(x)
         pos, neg = masks(labels)
-        _need_positive(pos, "triplet")
-        valid = pos.unsqueeze(2) & neg.unsqueeze(1)                     # (a, p, n)
-        terms = (d.unsqueeze(2) - d.unsqueeze(1) + self.margin).clamp_min(0)[valid]
-        if terms.numel() == 0:
-            raise ValueError("triplet: the batch has no negative (a single class)")
+        a, p = pos.nonzero(as_tuple=True)                               # the M positive pairs
+        valid = neg[a]                                                  # (M, B): n is a negative of a
+        if not valid.any():
+            return _no_tuple(x, active=0.0)
+        terms = (d[a, p].unsqueeze(1) - d[a] + self.margin).clamp_min(0)[valid]
         if self.max_triplets is not None and terms.numel() > self.max_triplets:
             terms = terms[torch.randperm(terms.numel(), device=terms.device)[: self.max_triplets]]
-        return {"loss": terms.mean(), "active": (terms > 0).float().mean()}
+        return {"loss": terms.mean(), "tuples": torch.tensor(float(terms.numel())),
+                "active": (terms > 0).float().mean()}
 
 
 class TriHardLoss(TupletLoss):
@@ -73,16 +85,17 @@ class TriHardLoss(TupletLoss):
     ``margin`` is null (``soft``).
     """
 
-    def __init__(self, margin: float | None = 0.2):
-        super().__init__()
+    def __init__(self, margin: float | None = 0.2, gather: bool = False):
+        super().__init__(gather)
         self.margin = None if margin is None else positive("loss.margin", margin)
 
     def compute_batch(self, x, labels):
         pos, neg = masks(labels)
-        _need_positive(pos, "trihard")
         hard_pos, hard_neg, valid = hardest(pairwise_dist(x), pos, neg)
+        if not valid.any():
+            return _no_tuple(x, active=0.0)
         terms = _margin_or_soft(hard_pos[valid] - hard_neg[valid], self.margin)
-        return {"loss": terms.mean(), "active": (terms > 1e-6).float().mean()}
+        return {"loss": terms.mean(), "tuples": valid.sum().float(), "active": (terms > 1e-6).float().mean()}
 
 
 class QuadrupletLoss(TupletLoss):
@@ -103,8 +116,8 @@ class QuadrupletLoss(TupletLoss):
     pair serves every class but its own two, and those two get one masked search each.
     """
 
-    def __init__(self, alpha1: float = 0.3, alpha2: float = 0.15):
-        super().__init__()
+    def __init__(self, alpha1: float = 0.3, alpha2: float = 0.15, gather: bool = False):
+        super().__init__(gather)
         self.alpha1 = positive("loss.alpha1", alpha1)
         self.alpha2 = positive("loss.alpha2", alpha2)
         if not self.alpha1 > self.alpha2:
@@ -113,14 +126,16 @@ class QuadrupletLoss(TupletLoss):
     def compute_batch(self, x, labels):
         d = pairwise_dist(x)
         pos, neg = masks(labels)
-        _need_positive(pos, "quadruplet")
         hard_pos, hard_neg, valid = hardest(d, pos, neg)
+        if not valid.any():
+            return _no_tuple(x, triplet_term=0.0, pair_term=0.0)
         hard_pair = self.hardest_negative_pair(d, neg, labels)              # (B,)
         first = torch.clamp(hard_pos - hard_neg + self.alpha1, min=0)[valid]
         has_pair = torch.isfinite(hard_pair) & valid
         second = torch.clamp(hard_pos - hard_pair + self.alpha2, min=0)[has_pair]
         loss = (first.sum() + second.sum()) / valid.sum()
-        return {"loss": loss, "triplet_term": first.mean(), "pair_term": second.sum() / valid.sum()}
+        return {"loss": loss, "tuples": valid.sum().float(), "triplet_term": first.mean(),
+                "pair_term": second.sum() / valid.sum()}
 
 
     @staticmethod
@@ -145,15 +160,14 @@ class MSMLLoss(TupletLoss):
         L = max(0, max_{c(a)=c(p), a≠p} d(a,p) − min_{c(m)≠c(n)} d(m,n) + margin)
     """
 
-    def __init__(self, margin: float = 0.2):
-        super().__init__()
+    def __init__(self, margin: float = 0.2, gather: bool = False):
+        super().__init__(gather)
         self.margin = positive("loss.margin", margin)
 
     def compute_batch(self, x, labels):
         d = pairwise_dist(x)
         pos, neg = masks(labels)
-        _need_positive(pos, "msml")
-        if not neg.any():
-            raise ValueError("msml: the batch has no negative pair (a single class)")
+        if not pos.any() or not neg.any():
+            return _no_tuple(x)
         loss = torch.clamp(d[pos].max() - d[neg].min() + self.margin, min=0)
-        return {"loss": loss}
+        return {"loss": loss, "tuples": torch.tensor(1.0)}
