@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench/bench_data.py
 	$(BIN)/python scripts/bench/bench_faults.py
 	$(BIN)/python scripts/bench/bench_quality.py
+	$(BIN)/python scripts/bench/bench_backbones.py
+	$(BIN)/python scripts/bench/bench_ddp.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -18,8 +18,9 @@ from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
 from siamese.checks import one_of
-from siamese.data import BAD_IMAGE_POLICIES, scan_image_tree
+from siamese.data import BAD_IMAGE_POLICIES
 from siamese.data.streaming import StreamedImages, collate_streamed, readable_batches
+from siamese.imaging import scan_image_tree
 from siamese.index import META_FILE, index_description, save_index
 from siamese.inference import NothingToEmbed, embed
 from siamese.runs import checkpoint_reference, load_tower, model_description, resolve_checkpoint, run_config

@@ -1,5 +1,6 @@
-"""Lightning plug-ins: atomic checkpoints, a CSV log that a resumed run appends to, a lock that keeps
-a second run out of a run directory, and the heads' warm-up of a pretrained backbone."""
+"""Lightning plug-ins: atomic checkpoints, CSV / MLflow logs that a resumed run appends to, the report's
+plots into the loggers, a lock that keeps a second run out of a run directory, and the heads' warm-up
+of a pretrained backbone."""
 from __future__ import annotations
 
 import fcntl
@@ -12,7 +13,7 @@ from pathlib import Path
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import BaseFinetuning
-from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.loggers import CSVLogger, MLFlowLogger, TensorBoardLogger
 from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 
 from siamese.atomic import atomic_save
@@ -103,3 +104,37 @@ class HeadWarmup(BaseFinetuning):
     def finetune_function(self, pl_module, epoch: int, optimizer) -> None:
         if epoch == self.epochs:
             pl_module.net.set_backbone_trainable(True)
+
+
+class ResumableMLFlowLogger(MLFlowLogger):
+    """Lightning's ``MLFlowLogger`` that keeps its run id in ``<run_dir>/logs/mlflow_run_id``: a run
+    resumed into the same directory (``ckpt_path=last``) logs into the same MLflow run."""
+
+    def __init__(self, run_dir: str, **kwargs):
+        self.id_file = Path(run_dir) / "logs" / "mlflow_run_id"
+        known = self.id_file.read_text().strip() if self.id_file.is_file() else None
+        super().__init__(run_id=known, **kwargs)
+
+    @property
+    def experiment(self):
+        client = super().experiment
+        if self._run_id and not self.id_file.is_file():
+            self.id_file.parent.mkdir(parents=True, exist_ok=True)
+            self.id_file.write_text(self._run_id + "\n")
+        return client
+
+
+def log_report_images(loggers, run_dir: Path, names: tuple[str, ...] = ("roc.png", "distances.png")) -> None:
+    """The report's plots into the loggers that hold images: TensorBoard (``add_image``), MLflow (artifacts)."""
+    import numpy as np
+    from PIL import Image
+
+    for logger in loggers:
+        for name in names:
+            path = Path(run_dir) / name
+            if isinstance(logger, TensorBoardLogger):
+                image = np.asarray(Image.open(path).convert("RGB"))
+                logger.experiment.add_image(f"report/{path.stem}", image, dataformats="HWC")
+                logger.experiment.flush()
+            elif isinstance(logger, MLFlowLogger):
+                logger.experiment.log_artifact(logger.run_id, str(path))

@@ -1,8 +1,9 @@
-"""Query-time matching against an exported index: ``match(cfg)`` behind ``scripts/match.py``.
+"""Query-time matching against an index: ``match(cfg)`` behind ``scripts/match.py``.
 
-The index directory's ``index.json`` names the checkpoint, the model config and the image
-settings, so a query image is embedded exactly as the indexed ones were. A pair is declared
-*same* when its Euclidean distance is ``<=`` the stored threshold (chosen on validation pairs).
+The index directory's ``index.json`` names the model and the image settings, so a query image is
+read and embedded exactly as the indexed ones were. A pair is declared *same* when its Euclidean
+distance is ``<=`` the stored threshold (chosen on validation pairs). This module imports no torch:
+a bundle (``bundle=<dir>``) is matched with onnxruntime, numpy, PIL and FAISS alone.
 """
 from __future__ import annotations
 
@@ -10,15 +11,11 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig
 
 from siamese.checks import at_least, one_of
-from siamese.data import IMAGE_SUFFIXES, load_image, scan_image_tree
-from siamese.data.sources import UNREADABLE_IMAGE_ERRORS
+from siamese.imaging import IMAGE_SUFFIXES, UNREADABLE_IMAGE_ERRORS, read_image, scan_image_tree
 from siamese.index import labels_of, load_index, search
-from siamese.inference import embed
-from siamese.runs import indexed_checkpoint, load_tower
 
 
 def query_paths(query: Path) -> list[Path]:
@@ -35,32 +32,38 @@ def query_paths(query: Path) -> list[Path]:
     raise FileNotFoundError(f"query={str(query)!r} does not exist")
 
 
-class Matcher:
-    """An index directory with the tower that filled it."""
+class IndexMatcher:
+    """An index directory (``index.json`` + its index file) and a way to embed query images; subclasses
+    give ``embed(paths) -> (len(paths), D)``: the checkpoint's tower (``siamese.matcher_torch``) or a
+    bundle's ONNX model (``siamese.matcher_onnx``)."""
 
-    def __init__(self, index_dir: Path):
+    def __init__(self, index_dir: Path, required: tuple[str, ...] = ("image",)):
         self.index, self.meta = load_index(index_dir)
-        for key in ("checkpoint", "model", "image"):
+        for key in required:
             if self.meta.get(key) is None:
                 raise ValueError(f"{index_dir}/index.json has no {key!r}: write it with scripts/train.py or "
                                  "scripts/export.py")
-        self.net = load_tower(OmegaConf.create(self.meta["model"]), indexed_checkpoint(index_dir, self.meta))
-        if self.net.embedding_dim != self.index.d:
-            raise ValueError(f"the model embeds into {self.net.embedding_dim} dimensions but the index holds "
-                             f"{self.index.d}-dimensional vectors")
         self.threshold = self.meta.get("threshold")
 
     def embed(self, paths: list[Path]) -> np.ndarray:
-        """Model embeddings ``(len(paths), D)`` of image files, loaded as the indexed images were."""
+        raise NotImplementedError
+
+    def read_queries(self, paths: list[Path]) -> np.ndarray:
+        """``(len(paths), C, S, S)`` float32: the query images read as the indexed images were."""
         image = self.meta["image"]
         images = []
         for path in paths:
             try:
-                images.append(load_image(path, int(image["size"]), int(image["channels"]),
+                images.append(read_image(path, int(image["size"]), int(image["channels"]),
                                          image.get("resize", "stretch")))
             except UNREADABLE_IMAGE_ERRORS as err:
                 raise ValueError(f"unreadable query image {str(path)!r}: {type(err).__name__}: {err}") from None
-        return embed(self.net, [{"x": torch.stack(images)}])[0]
+        return np.stack(images)
+
+    def check_dimension(self, dim: int) -> None:
+        if dim != self.index.d:
+            raise ValueError(f"the model embeds into {dim} dimensions but the index holds "
+                             f"{self.index.d}-dimensional vectors")
 
     def decision(self, dist: float) -> str | None:
         return None if self.threshold is None else ("same" if dist <= self.threshold else "different")
@@ -83,17 +86,26 @@ class Matcher:
                 "decision": self.decision(dist)}
 
 
+def open_matcher(cfg: DictConfig) -> IndexMatcher:
+    """The matcher ``cfg`` names: ``bundle=<dir>`` (onnxruntime, torch never imported) or ``index_dir=<dir>``
+    (the checkpoint's tower, torch)."""
+    if bool(cfg.get("bundle")) == bool(cfg.get("index_dir")):
+        raise ValueError("give exactly one of index_dir=<index directory> and bundle=<bundle directory>; usage: "
+                         "scripts/match.py index_dir=<dir> | bundle=<dir>  query=<image or folder> | pair=[<a>,<b>]")
+    if cfg.get("bundle"):
+        from siamese.matcher_onnx import BundleMatcher
+        return BundleMatcher(Path(cfg.bundle))
+    from siamese.matcher_torch import TowerMatcher
+    return TowerMatcher(Path(cfg.index_dir))
+
+
 def match(cfg: DictConfig) -> list[dict] | dict:
     """Print (and return) top-k neighbours of ``cfg.query`` or the verdict on ``cfg.pair``."""
-    missing = OmegaConf.missing_keys(cfg)
-    if missing:
-        raise ValueError(f"missing required argument(s): {', '.join(f'{key}=...' for key in sorted(missing))}; "
-                         "usage: scripts/match.py index_dir=<dir> query=<image or folder> | pair=[<a>,<b>]")
     one_of("format", cfg.format, ("text", "json"))
     k = at_least("k", cfg.k)
     if bool(cfg.get("query")) == bool(cfg.get("pair")):
         raise ValueError("give exactly one of query=<image or folder> and pair=[<image1>,<image2>]")
-    matcher = Matcher(Path(cfg.index_dir))
+    matcher = open_matcher(cfg)
     if cfg.get("pair"):
         given = cfg.pair if isinstance(cfg.pair, ListConfig) else str(cfg.pair).split(",")
         parts = [Path(str(p)) for p in given]

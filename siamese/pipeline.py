@@ -32,7 +32,7 @@ from siamese.data.pair_files import read_lfw_pairs
 from siamese.evaluation import Evaluation, EvaluationSettings
 from siamese.evaluation import evaluate as evaluate_model
 from siamese.index import IndexSpec, index_description, load_index, save_index
-from siamese.lightning import AtomicCheckpointIO, RunDirectoryLock
+from siamese.lightning import AtomicCheckpointIO, RunDirectoryLock, log_report_images
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
 from siamese.runs import checkpoint_reference, checkpoint_state, model_description, resolve_checkpoint, run_config
@@ -173,7 +173,9 @@ def _train(cfg: DictConfig) -> dict:
                **model_description(cfg.model, cfg.data.source))
     result.report["training"] = training
     result.report["skipped_images"] = getattr(datamodule.source, "skipped", [])
-    return _finish(run_dir, result, best, digest, cfg)
+    report = _finish(run_dir, result, best, digest, cfg)
+    log_report_images(loggers, run_dir)
+    return report
 
 
 def evaluate(cfg: DictConfig) -> dict:

@@ -99,7 +99,8 @@ def test_primary_config_composes(path: Path, tmp_path):
     """train builds the whole run; evaluate/export/match compose with their required keys."""
     required = {"train": [f"run_dir={tmp_path}"], "evaluate": [f"run_dir={tmp_path}"],
                 "export": [f"run_dir={tmp_path}", f"images={tmp_path}"],
-                "match": [f"index_dir={tmp_path}", "query=x.png"]}
+                "match": [f"index_dir={tmp_path}", "query=x.png"], "bundle": [f"run_dir={tmp_path}"],
+                "sweep": []}
     cfg = compose_config(path.stem, required[path.stem])
     assert not OmegaConf.missing_keys(cfg)
     if path.stem == "train":

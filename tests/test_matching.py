@@ -9,7 +9,8 @@ import torch
 from omegaconf import OmegaConf
 
 from siamese.index import FlatIndex, save_index
-from siamese.matching import Matcher, match, query_paths
+from siamese.matcher_torch import TowerMatcher as Matcher
+from siamese.matching import match, query_paths
 from siamese.nets import ConvTower
 from siamese.runs import checkpoint_reference, load_tower
 

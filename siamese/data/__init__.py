@@ -7,20 +7,18 @@ from siamese.data.pair_files import PairList, read_csv_pairs, read_lfw_pairs
 from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
 from siamese.data.sources import (
     BAD_IMAGE_POLICIES,
-    IMAGE_SUFFIXES,
     DigitsImages,
     FolderImages,
     MNISTImages,
     OmniglotImages,
     PathImages,
     load_image,
-    scan_image_tree,
     verify_image,
 )
 
 __all__ = [
-    "BAD_IMAGE_POLICIES", "check_pairable", "DigitsImages", "FolderImages", "IMAGE_SUFFIXES", "ImageDataset",
+    "BAD_IMAGE_POLICIES", "check_pairable", "DigitsImages", "FolderImages", "ImageDataset",
     "load_image", "MNISTImages", "OmniglotImages", "PairDataModule", "PairDataset", "PairList",
     "PairListDataModule", "PathImages", "read_csv_pairs", "read_lfw_pairs", "sample_pairs",
-    "sample_pk_pairs", "scan_image_tree", "split_indices", "SPLITS", "verify_image",
+    "sample_pk_pairs", "split_indices", "SPLITS", "verify_image",
 ]

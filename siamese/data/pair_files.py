@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from siamese.data.sources import IMAGE_SUFFIXES
+from siamese.imaging import IMAGE_SUFFIXES
 
 LFW_LAYOUT = """expected layout:
     root/<name>/<name>_0001.jpg

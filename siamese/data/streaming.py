@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from siamese.data.sources import UNREADABLE_IMAGE_ERRORS, load_image
+from siamese.data.sources import load_image
+from siamese.imaging import UNREADABLE_IMAGE_ERRORS
 
 
 class StreamedImages(Dataset):
