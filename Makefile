@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench/bench_quality.py
 	$(BIN)/python scripts/bench/bench_backbones.py
 	$(BIN)/python scripts/bench/bench_ddp.py
+	$(BIN)/python scripts/bench/bench_bundle.py
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

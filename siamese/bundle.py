@@ -4,7 +4,7 @@
 
     model.onnx        the tower in eval mode: image (B, C, S, S) float32 in [0, 1] -> unit model embedding (B, D);
                       the input normalisation is inside the graph (the tower's buffers); B is dynamic
-    index.<sha>.faiss the index file of the run (or of an export directory, ``index=<dir>``)
+    index.<sha>.faiss the index file of the run (or of an export directory, ``index_dir=<dir>``)
     index.json        that index's metadata (labels, classes, paths, threshold, distance convention,
                       image size / channels / resize), the checkpoint's sha256, ``model_file``
     manifest.json     the sha256 of every other file, checked before a bundle is used
@@ -54,7 +54,7 @@ def export_onnx(tower: nn.Module, image: dict, path: Path) -> None:
 
 def write_bundle(cfg: DictConfig) -> Path:
     """Write the bundle of ``cfg.run_dir`` (its index, or ``cfg.index``'s) into ``cfg.out``; return ``out``."""
-    index_dir = Path(cfg.index or cfg.run_dir)
+    index_dir = Path(cfg.index_dir or cfg.run_dir)
     _, meta = load_index(index_dir)                        # checks the index file against its sha256
     for key in ("model", "image"):
         if meta.get(key) is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +124,9 @@ def check_shared_run_dir(cfg: DictConfig) -> None:
                          "hydra.run.dir=<a directory every process sees> to the command")
 
 
-def train(cfg: DictConfig) -> dict:
+def train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback] = ()) -> dict:
     """Fit the twin, reload the best checkpoint, export the gallery index and write the report.
+    ``extra_callbacks`` join the configured ones (a sweep's pruning hook).
 
     The run directory is locked for the run (``RunDirectoryLock``): a second run into it fails at once.
     Under DDP every process trains; the process of global rank 0 alone holds the lock and writes the
@@ -132,12 +134,12 @@ def train(cfg: DictConfig) -> dict:
     """
     check_shared_run_dir(cfg)
     if rank_zero_only.rank != 0:          # a DDP process started for another rank: same run, no lock
-        return _train(cfg)
+        return _train(cfg, extra_callbacks)
     with RunDirectoryLock(Path(cfg.run_dir)):
-        return _train(cfg)
+        return _train(cfg, extra_callbacks)
 
 
-def _train(cfg: DictConfig) -> dict:
+def _train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback]) -> dict:
     run_dir = Path(cfg.run_dir)
     settings = settings_from(cfg)
     check_run_settings(cfg)
@@ -145,7 +147,7 @@ def _train(cfg: DictConfig) -> dict:
     resume = resolve_checkpoint(run_dir, cfg.get("ckpt_path"), key="ckpt_path")
     pl.seed_everything(int(cfg.seed), workers=True, verbose=False)
     module, datamodule = build(cfg, index_spec)
-    callbacks = [make(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    callbacks = [make(c) for c in (cfg.get("callbacks") or {}).values() if c is not None] + list(extra_callbacks)
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
     loggers = [make(c) for c in (cfg.get("logger") or {}).values() if c is not None]
     trainer = make(cfg.trainer, callbacks=callbacks, default_root_dir=str(run_dir), logger=loggers or False,

@@ -26,8 +26,9 @@ from siamese.pipeline import build
 # Every option of every group, nested groups (loss/reducer) included; `base/` folders hold the shared
 # part of a group's options (composed through them) and hydra/ Hydra's own settings (composed by
 # the primary configs).
+# (sweep/ holds search spaces of conf/sweep.yaml, composed in test_sweep.py)
 GROUP_FILES = sorted(p for p in CONF_DIR.glob("*/**/*.yaml")
-                     if "base" not in p.relative_to(CONF_DIR).parts[:-1] and p.parts[-2] != "hydra")
+                     if "base" not in p.relative_to(CONF_DIR).parts[:-1] and p.parts[-2] not in ("hydra", "sweep"))
 PRIMARY_FILES = sorted(CONF_DIR.glob("*.yaml"))
 EXPECTED_TYPE = {"model": Tower, "loss": SiameseLoss, "loss/reducer": Reducer, "loss/miner": HardPairMiner,
                  "optimizer": functools.partial}

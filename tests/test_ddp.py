@@ -13,13 +13,14 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
 
-from helpers import ROOT, TESTS_DIR, index_bytes, run_script
+from helpers import CONF_DIR, ROOT, TESTS_DIR, index_bytes, run_script
 from siamese.data.datamodule import shard_batches, shard_items
 from siamese.losses import DoubleMarginContrastiveLoss, TriHardLoss
 from siamese.module import gather_batch
 from siamese.nets import TowerShape
-from siamese.pipeline import build, load_weights
+from siamese.pipeline import build, check_shared_run_dir, load_weights
 from siamese.runs import run_config
 
 # scheduler=none: a cosine schedule follows trainer.max_epochs, which the resumed run's first part changes
@@ -148,12 +149,23 @@ def test_a_two_process_run_equals_one_process_and_resumes_across_two_torchrun_ma
     assert index_bytes(resumed) == index_bytes(straight)
 
 
-def test_a_multi_machine_run_without_a_shared_run_dir_is_refused(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"), "trainer=ddp_debug",
-                           "trainer.num_nodes=2"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert proc.returncode != 0
-    assert "add hydra.run.dir=<a directory every process sees>" in proc.stderr
-    assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("checkpoints"))
+def test_a_multi_machine_run_without_a_shared_run_dir_is_refused(tmp_path, monkeypatch):
+    from hydra.core.hydra_config import HydraConfig
+
+    cases = ((["trainer=ddp", "trainer.num_nodes=2"], {}), (["trainer=ddp"], {"TORCHELASTIC_RUN_ID": "1"}))
+    for overrides, env in cases:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("train", overrides, return_hydra_config=True)
+        HydraConfig.instance().set_config(cfg)          # as inside scripts/train.py, no hydra.run.dir given
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        with pytest.raises(ValueError, match=r"add hydra\.run\.dir=<a directory every process sees>"):
+            check_shared_run_dir(cfg)
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", ["trainer=ddp", f"hydra.run.dir={tmp_path}"], return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    check_shared_run_dir(cfg)                            # an explicit run directory: accepted
+    HydraConfig.instance().cfg = None
 
 
 def test_loss_gather_needs_a_batch_wide_loss():

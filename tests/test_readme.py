@@ -1,15 +1,16 @@
 """Every command the README shows composes: its script exists and its overrides name real groups and keys."""
 import re
+import shlex
 
 import pytest
 from omegaconf import OmegaConf
 
 from helpers import ROOT, compose_config
 
-README = (ROOT / "README.md").read_text()
+README = (ROOT / "README.md").read_text().replace("\\\n", " ")     # shell line continuations joined
 # `python scripts/<name>.py key=value ...` up to the end of the code span, table cell or line
 COMMAND = re.compile(r"python (scripts/[\w/]+\.py)((?:[ \t]+[^\s`|]+)*)")
-HYDRA_SCRIPTS = {"train", "evaluate", "export", "match"}
+HYDRA_SCRIPTS = {"train", "evaluate", "export", "match", "bundle", "sweep"}
 
 
 def readme_commands() -> list[tuple[str, str]]:
@@ -28,7 +29,9 @@ def test_readme_command_composes(script, args):
     if name not in HYDRA_SCRIPTS:
         return          # benchmark scripts take argparse options; `make bench` runs them
     # placeholders (run_dir=outputs/<run>) stand for a value the user fills in
-    overrides = [a for a in re.sub(r"<[^>]*>", "x", args).split() if "=" in a]
+    # [key=value] is the README's notation for an optional argument: composed as key=value
+    words = shlex.split(re.sub(r"<[^>]*>", "x", args))
+    overrides = [w.strip("[]") if w.startswith("[") else w for w in words if "=" in w and not w.startswith("-")]
     if name == "train":
         overrides.append("run_dir=x")      # Hydra's run directory, known only inside a Hydra run
     cfg = compose_config(name, overrides)

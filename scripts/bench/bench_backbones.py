@@ -37,6 +37,9 @@ atexit.register(lambda: print("peak_kib", resource.getrusage(resource.RUSAGE_SEL
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
+# The peak resident size (KiB) of a process that only imports what a training run imports.
+IMPORTS_ONLY = ("import resource, torch, torchvision, pytorch_lightning; "
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
 BACKBONES = ("resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny")
 
 
@@ -195,8 +198,11 @@ def main() -> None:
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         peak = float(proc.stderr.strip().splitlines()[-1].split()[-1]) / 1024
+        imports = subprocess.run([sys.executable, "-c", IMPORTS_ONLY], capture_output=True, text=True)
+        baseline = float(imports.stdout.strip()) / 1024
         print(f"\n## peak resident memory of `scripts/train.py model=resnet18` at 112 px (trainer=debug, "
-              f"{args.images} images): {peak:.0f} MiB (exit {proc.returncode}, {time.perf_counter() - start:.0f} s)")
+              f"{args.images} images): {peak:.0f} MiB (exit {proc.returncode}, {time.perf_counter() - start:.0f} s); "
+              f"python with torch, torchvision and Lightning imported and nothing else: {baseline:.0f} MiB")
 
 
 if __name__ == "__main__":
