@@ -50,11 +50,11 @@ def main() -> None:
             rng = np.random.default_rng(0)
             batches = [rng.random((args.batch, channels, size, size), dtype=np.float32) for _ in range(args.batches)]
 
-            def with_torch(x):
+            def with_torch(x, tower=tower):
                 with eval_mode(tower):
                     return tower.embed(torch.from_numpy(x)).numpy()
 
-            def with_onnx(x):
+            def with_onnx(x, session=session):
                 return session.run(None, {"image": x})[0]
 
             gap = float(np.abs(with_torch(batches[0]) - with_onnx(batches[0])).max())
