@@ -178,3 +178,23 @@ def test_empty_class_folders_are_ignored_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"class folder\(s\) \['empty'\] hold no image and are ignored"):
         src = FolderImages(str(root))
     assert src.classes == ["cat", "dog"]
+
+
+def test_class_folds_partition_the_classes_and_hold_each_out_once():
+    from siamese.data.sampling import class_folds
+
+    labels = np.repeat(np.arange(10), 5)
+    held_out = []
+    for fold in range(4):
+        parts = split_indices(labels, "classes", 0.2, 0.3, seed=3, class_fold=fold, n_class_folds=4)
+        train, test = set(labels[parts["train"]]), set(labels[parts["val"]]) | set(labels[parts["test"]])
+        assert not train & test and train | test == set(range(10))
+        held_out += sorted(test)
+    assert sorted(held_out) == list(range(10))                          # every class held out exactly once
+    folds = class_folds(np.arange(10), 4, seed=3)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(10)) and {len(f) for f in folds} == {2, 3}
+    assert [f.tolist() for f in class_folds(np.arange(10), 4, seed=4)] != [f.tolist() for f in folds]   # seeded
+    with pytest.raises(ValueError, match=r"data\.class_folds=3 deals classes into folds: it needs data\.split=classes"):
+        PairDataModule.check_settings(split="samples", class_folds=3)
+    with pytest.raises(ValueError, match=r"data\.class_fold must be in 0\.\.2, got 3"):
+        PairDataModule.check_settings(split="classes", class_folds=3, class_fold=3)

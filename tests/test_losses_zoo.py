@@ -396,3 +396,65 @@ def test_pairwise_distances_are_as_accurate_as_their_docstring_says():
     assert (d > 0).all()
     d.sum().backward()
     assert torch.isfinite(x.grad).all()
+
+
+def naive_margin_loss(x, weight, labels, scale, target):
+    """Per-sample loop: unit vectors, cosine to every class, the target's cosine modified, softmax cross-entropy."""
+    total = 0.0
+    for xi, c in zip(x, labels.tolist()):
+        xi = xi / xi.norm()
+        cos = [float(xi @ (w / w.norm())) for w in weight]
+        logits = [scale * (target(v) if j == c else v) for j, v in enumerate(cos)]
+        top = max(logits)
+        total += -(logits[c] - top - math.log(sum(math.exp(v - top) for v in logits)))
+    return total / len(labels)
+
+
+@pytest.mark.parametrize("name", ["cosface", "arcface", "arcface_easy"])
+def test_additive_margin_losses_equal_a_reference_loop_and_pml(name):
+    from siamese.losses import ArcFaceLoss, CosFaceLoss
+
+    g = torch.Generator().manual_seed(3)
+    x, labels = torch.randn(12, 6, generator=g), torch.arange(4).repeat(3)
+    m = 0.4
+    ours, target, peer = {
+        "cosface": (CosFaceLoss(scale=16.0, margin=0.35), lambda c: c - 0.35,
+                    pml_losses.CosFaceLoss(num_classes=4, embedding_size=6, margin=0.35, scale=16.0)),
+        "arcface": (ArcFaceLoss(scale=16.0, margin=m), lambda c: math.cos(math.acos(c) + m)
+                    if math.acos(c) <= math.pi - m else c - m * math.sin(m),
+                    pml_losses.ArcFaceLoss(num_classes=4, embedding_size=6, margin=math.degrees(m), scale=16.0)),
+        "arcface_easy": (ArcFaceLoss(scale=16.0, margin=m, easy_margin=True),
+                         lambda c: math.cos(math.acos(c) + m) if c > 0 else c, None),
+    }[name]
+    ours.bind(TowerShape(1, 6), 4)
+    n = len(x) // 2
+    got = ours([x[:n]], [x[n:]], {"y": torch.ones(n), "c1": labels[:n], "c2": labels[n:]})["loss"]
+    assert got.item() == pytest.approx(naive_margin_loss(x, ours.weight.detach(), labels, 16.0, target), rel=1e-5)
+    if peer is not None:
+        peer.W.data = ours.weight.detach().T.clone()
+        assert got.item() == pytest.approx(peer(x, labels).item(), rel=1e-5)
+
+
+def test_additive_margin_settings_are_checked():
+    from siamese.losses import ArcFaceLoss, CosFaceLoss
+
+    with pytest.raises(ValueError, match=r"loss\.scale must be > 0, got 0\.0"):
+        CosFaceLoss(scale=0)
+    with pytest.raises(ValueError, match=r"loss\.margin must be an angle below pi/2"):
+        ArcFaceLoss(margin=2.0)
+
+
+def test_a_softmax_with_a_scale_can_approach_zero_and_schedules_are_named():
+    x = torch.eye(4).repeat(2, 1)                                       # unit embeddings, each on its class axis
+    labels = torch.arange(4).repeat(2)
+    batch = {"y": torch.ones(4), "c1": labels[:4], "c2": labels[4:]}
+    bounded, scaled = ASoftmaxLoss(m=1), ASoftmaxLoss(m=1, scale=30.0)
+    for loss in (bounded, scaled):
+        loss.bind(TowerShape(1, 4), 4)
+        loss.weight.data = torch.eye(4)
+    assert bounded([x[:4]], [x[4:]], batch)["loss"].item() > 0.7         # unit features: logits within [-1, 1]
+    assert scaled([x[:4]], [x[4:]], batch)["loss"].item() < 1e-6
+    paper = LSoftmaxLoss(schedule="lsoftmax")
+    assert (paper.base, paper.gamma, paper.power) == (1000.0, 2.5e-5, 35.0)
+    with pytest.raises(ValueError, match=r"loss\.schedule must be one of \['sphereface', 'lsoftmax'\]"):
+        LSoftmaxLoss(schedule="fast")

@@ -18,7 +18,7 @@ Early stopping is off, so every trained variant gets exactly `--epochs` epochs. 
 mean ± std over the seeds.
 
     python scripts/bench/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--loss dcontrastive] [--set k=v ...]
-                                    [--folder ROOT] [--variants NAME_PART ...]
+                                    [--folder ROOT] [--variants NAME_PART ...] [--folds F]
 """
 from __future__ import annotations
 
@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for our recipe (key=value)")
     parser.add_argument("--folder", help="an image folder root/<class>/<image> instead of digits")
     parser.add_argument("--variants", nargs="+", help="run only the variants whose name contains one of these")
+    parser.add_argument("--folds", type=int, default=None,
+                        help="deal the classes into this many folds (data.class_folds) and run every fold per seed")
     args = parser.parse_args()
     data = ["data=folder", f"data.source.root={args.folder}"] if args.folder else []
     default_wd = OmegaConf.load(CONF / "optimizer" / "adam.yaml").weight_decay
@@ -96,26 +98,33 @@ def main() -> None:
     if args.variants:
         variants = {name: o for name, o in variants.items() if any(v in name for v in args.variants)}
     results = {name: [] for name in variants}
+    folds = [[f"data.class_folds={args.folds}", f"data.class_fold={f}"] for f in range(args.folds)] if args.folds \
+        else [[]]
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
-            for k, (name, overrides) in enumerate(variants.items()):
-                start = time.perf_counter()
-                results[name].append(run(overrides, [*base, f"seed={seed}"], f"{tmp}/{seed}_{k}"))
-                print(f"seed {seed}: {name} done in {time.perf_counter() - start:.0f} s", flush=True)
+            for f, fold in enumerate(folds):
+                for k, (name, overrides) in enumerate(variants.items()):
+                    start = time.perf_counter()
+                    figures_ = run(overrides, [*base, *fold, f"seed={seed}"], f"{tmp}/{seed}_{f}_{k}")
+                    results[name].append({**figures_, "fold": f})
+                    print(f"seed {seed} fold {f}: {name} done in {time.perf_counter() - start:.0f} s", flush=True)
     print("\n" + machine_header())
+    over = f"{args.folds} class folds × seeds {args.seeds}" if args.folds else f"seeds {args.seeds}"
     print(f"\ndata: {'folder ' + args.folder if args.folder else 'digits'}, split=classes, {args.epochs} epochs, "
-          f"seeds {args.seeds}; mean ± std over seeds\n")
+          f"{over}; mean ± std over all of them; worst fold: the fold of the lowest mean AUC\n")
     n_way = results[next(iter(results))][0]["n_way"]
-    print(f"| variant | AUC | EER | MAP@R | P@1 | {n_way}-way one-shot | train s |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| variant | AUC | EER | MAP@R | P@1 | {n_way}-way one-shot | train s | worst fold AUC |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, rows in results.items():
+        by_fold = {f: statistics.mean(r["auc"] for r in rows if r["fold"] == f) for f in {r["fold"] for r in rows}}
+        worst = min(by_fold, key=by_fold.get)
         cells = []
         for key in FIGURES:
             values = [r[key] for r in rows]
             std = statistics.pstdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):.1f} ± {std:.1f}" if key == "train_s"
                          else f"{statistics.mean(values):.4f} ± {std:.4f}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {name} | " + " | ".join(cells) + f" | {by_fold[worst]:.4f} (fold {worst}) |")
 
 
 if __name__ == "__main__":

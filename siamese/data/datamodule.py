@@ -164,6 +164,8 @@ class PairDataModule(PairBatchModule):
             ``"source"`` (the held-out classes the source names, e.g. Omniglot's evaluation set).
         holdout: fraction of each class's images held out for val + test (``split=samples``).
         holdout_classes: fraction of classes held out for val + test (``split=classes``).
+        class_folds, class_fold: with ``split=classes``, deal the classes into ``class_folds`` seeded
+            folds and hold out fold ``class_fold`` (instead of the last ``holdout_classes`` share).
         positive_fraction: share of same-class pairs (``y = 1``) in every pair set.
         train_pairs / val_pairs / test_pairs: pairs per training epoch / in the fixed val, test sets.
         sampler: ``"pairs"`` (random pairs, ``positive_fraction`` same) or ``"pk"``: P×K batches —
@@ -186,11 +188,12 @@ class PairDataModule(PairBatchModule):
                  holdout_classes: float = 0.3, positive_fraction: float = 0.5,
                  train_pairs: int = 4000, val_pairs: int = 1000, test_pairs: int = 2000,
                  batch_size: int = 128, num_workers: int | str = 0, seed: int = 0,
-                 sampler: str = "pairs", p: int = 16, k: int = 4, augment=None):
+                 sampler: str = "pairs", p: int = 16, k: int = 4, augment=None, class_fold: int = 0,
+                 class_folds: int | None = None):
         super().__init__()
         self.augment = augment
         self.check_settings(split, holdout, holdout_classes, positive_fraction, train_pairs, val_pairs,
-                            test_pairs, batch_size, num_workers, seed, sampler, p, k)
+                            test_pairs, batch_size, num_workers, seed, sampler, p, k, class_fold, class_folds)
         if sampler == "auto":
             raise ValueError("data.sampler=auto is resolved from the loss by siamese.pipeline.build; "
                              "a PairDataModule built directly needs sampler='pairs' or 'pk'")
@@ -204,7 +207,8 @@ class PairDataModule(PairBatchModule):
         self.batch_size, self.num_workers, self.seed = int(batch_size), resolve_workers(num_workers), int(seed)
         self.split = split
         self.indices = split_indices(source.labels, split, holdout, holdout_classes, self.seed,
-                                     getattr(source, "heldout_classes", None))
+                                     getattr(source, "heldout_classes", None), int(class_fold),
+                                     None if class_folds is None else int(class_folds))
         for name, idx in self.indices.items():
             check_pairable(name, source.labels[idx], source.classes)
         self.fixed_pairs = {name: self.pairs(name, epoch=0) for name in ("val", "test")}
@@ -215,8 +219,15 @@ class PairDataModule(PairBatchModule):
     def check_settings(split: str = "samples", holdout: float = 0.2, holdout_classes: float = 0.3,
                        positive_fraction: float = 0.5, train_pairs: int = 4000, val_pairs: int = 1000,
                        test_pairs: int = 2000, batch_size: int = 128, num_workers: int | str = 0, seed: int = 0,
-                       sampler: str = "pairs", p: int = 16, k: int = 4) -> None:
+                       sampler: str = "pairs", p: int = 16, k: int = 4, class_fold: int = 0,
+                       class_folds: int | None = None) -> None:
         """Check the scalar settings (``data.*``) without reading any data; errors name key and value."""
+        if class_folds is not None:
+            if split != "classes":
+                raise ValueError(f"data.class_folds={class_folds} deals classes into folds: it needs "
+                                 f"data.split=classes, got data.split={split}")
+            if not 0 <= int(class_fold) < at_least("data.class_folds", class_folds, 2):
+                raise ValueError(f"data.class_fold must be in 0..{int(class_folds) - 1}, got {class_fold}")
         if split not in SPLITS:
             raise ValueError(f"data.split must be one of {list(SPLITS)}, got {split!r}")
         for key, value in (("holdout", holdout), ("holdout_classes", holdout_classes),

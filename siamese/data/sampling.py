@@ -11,14 +11,24 @@ import numpy as np
 SPLITS = ("samples", "classes", "source")
 
 
+def class_folds(classes: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """The classes dealt into ``folds`` folds of (nearly) equal size after a seeded shuffle: every class
+    in exactly one fold."""
+    shuffled = np.random.default_rng([seed, 7]).permutation(classes)
+    return [np.sort(part) for part in np.array_split(shuffled, folds)]
+
+
 def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classes: float,
-                  seed: int, source_heldout: list[int] | None = None) -> dict[str, np.ndarray]:
+                  seed: int, source_heldout: list[int] | None = None, class_fold: int = 0,
+                  n_class_folds: int | None = None) -> dict[str, np.ndarray]:
     """Indices of the train / val / test images.
 
     ``split="samples"``: in every class, ``round(holdout · n_c)`` images are held out, the first half
     (rounded down) for val, the rest for test; a class with a single image stays in train.
     ``split="classes"``: the last ``max(1, round(holdout_classes · K))`` classes (in sorted order) are
-    held out — unseen at training — and their images are halved into val and test.
+    held out — unseen at training — and their images are halved into val and test; with
+    ``n_class_folds = F``, the classes are dealt into ``F`` seeded folds (``class_folds``) and fold
+    ``class_fold`` is held out instead, so ``F`` runs hold out every class exactly once.
     ``split="source"``: like ``classes``, with the held-out classes named by the source
     (``source_heldout``, e.g. Omniglot's evaluation alphabets).
     """
@@ -45,6 +55,11 @@ def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classe
                 raise ValueError("data.split=source needs a source that names its held-out classes "
                                  "(e.g. data=omniglot); use split=classes or samples")
             held = set(int(c) for c in source_heldout)
+        elif n_class_folds:
+            if not 2 <= n_class_folds <= len(classes) or not 0 <= class_fold < n_class_folds:
+                raise ValueError(f"data.class_folds must be in 2..{len(classes)} (the classes) and data.class_fold in "
+                                 f"0..class_folds-1, got class_folds={n_class_folds}, class_fold={class_fold}")
+            held = set(class_folds(classes, n_class_folds, seed)[class_fold].tolist())
         else:
             if not 0 < holdout_classes < 1:
                 raise ValueError(f"data.holdout_classes must be in (0, 1), got {holdout_classes}")

@@ -2,7 +2,8 @@
 
 - pair (``siamese.losses.pair``): contrastive, double-margin contrastive, binary hinge;
 - tuplet (``siamese.losses.tuplet``): triplet, TriHard, quadruplet, MSML (class ids, P×K batches);
-- classification (``siamese.losses.classification``): softmax, multi-class hinge, L-Softmax, A-Softmax.
+- classification (``siamese.losses.classification``): softmax, multi-class hinge, L-Softmax, A-Softmax;
+- margin (``siamese.losses.margin``): the additive-margin softmax losses, CosFace and ArcFace.
 """
 from siamese.losses.base import ClassIdLoss, SiameseLoss
 from siamese.losses.classification import (
@@ -11,11 +12,12 @@ from siamese.losses.classification import (
     MultiClassHingeLoss,
     SoftmaxLoss,
 )
+from siamese.losses.margin import ArcFaceLoss, CosFaceLoss
 from siamese.losses.pair import ContrastiveLoss, DoubleMarginContrastiveLoss, HingeLoss, PairLoss, sqdist
 from siamese.losses.tuplet import MSMLLoss, QuadrupletLoss, TriHardLoss, TripletLoss
 
 __all__ = [
-    "ASoftmaxLoss", "ClassIdLoss", "ContrastiveLoss", "DoubleMarginContrastiveLoss", "HingeLoss",
-    "LSoftmaxLoss", "MSMLLoss", "MultiClassHingeLoss", "PairLoss", "QuadrupletLoss", "SiameseLoss",
+    "ArcFaceLoss", "ASoftmaxLoss", "ClassIdLoss", "ContrastiveLoss", "CosFaceLoss", "DoubleMarginContrastiveLoss",
+    "HingeLoss", "LSoftmaxLoss", "MSMLLoss", "MultiClassHingeLoss", "PairLoss", "QuadrupletLoss", "SiameseLoss",
     "SoftmaxLoss", "TriHardLoss", "TripletLoss", "sqdist",
 ]

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamese.checks import positive
+from siamese.checks import one_of, positive
 from siamese.losses.base import ClassIdLoss
 
 
@@ -133,13 +133,24 @@ class AngularMarginSoftmaxLoss(ClassifierLoss):
 
         λ = max(λ_min, base·(1 + γ·t)^(−power))
 
-    SphereFace's schedule is ``base 1000, γ 0.12, power 1, λ_min 5``; ``m = 1`` gives plain softmax
-    (without bias) whatever ``λ``.
+    ``schedule`` names a published schedule: ``sphereface`` (``base 1000, γ 0.12, power 1``, the
+    default) or ``lsoftmax`` (the L-Softmax paper's, ``base 1000, γ 2.5e-5, power 35``); ``None`` uses
+    ``base``, ``gamma``, ``power`` as given. ``m = 1`` gives plain softmax (without bias) whatever ``λ``.
+
+    ``scale``: the model embeddings are unit vectors, so ``‖x‖ = 1`` bounds every logit by ``‖w‖`` (with
+    A-Softmax's unit weights, by 1: the loss cannot approach 0). With ``scale = s`` the feature is
+    ``s·x̂`` — the role the paper gives the unnormalised feature's norm — so the logits reach ``±s``.
     """
 
+    SCHEDULES = {"sphereface": (1000.0, 0.12, 1.0), "lsoftmax": (1000.0, 2.5e-5, 35.0)}
+
     def __init__(self, m: int = 4, normalize_weights: bool = False, base: float = 1000.0,
-                 gamma: float = 0.12, power: float = 1.0, lambda_min: float = 0.0):
+                 gamma: float = 0.12, power: float = 1.0, lambda_min: float = 0.0, schedule: str | None = None,
+                 scale: float | None = None):
         super().__init__()
+        if schedule is not None:
+            base, gamma, power = self.SCHEDULES[one_of("loss.schedule", schedule, self.SCHEDULES)]
+        self.scale = None if scale is None else positive("loss.scale", scale)
         if isinstance(m, bool) or int(m) != m or int(m) < 1:
             raise ValueError(f"loss.m must be an integer >= 1, got {m}")
         for key, value in (("loss.base", base), ("loss.gamma", gamma), ("loss.power", power),
@@ -154,6 +165,8 @@ class AngularMarginSoftmaxLoss(ClassifierLoss):
         return max(self.lambda_min, self.base * (1 + self.gamma * iteration) ** (-self.power))
 
     def classify(self, x, labels):
+        if self.scale is not None:
+            x = self.scale * F.normalize(x, dim=1)
         w = F.normalize(self.weight, dim=1) if self.normalize_weights else self.weight
         logits = F.linear(x, w)                                             # ‖wⱼ‖‖x‖cos θⱼ  (M, K)
         norms = w.norm(dim=1).unsqueeze(0) * x.norm(dim=1, keepdim=True)  # ‖wⱼ‖‖x‖        (M, K)
@@ -173,13 +186,13 @@ class LSoftmaxLoss(AngularMarginSoftmaxLoss):
     """L-Softmax: ``AngularMarginSoftmaxLoss`` with free-norm weights (see there)."""
 
     def __init__(self, m: int = 4, base: float = 1000.0, gamma: float = 0.12, power: float = 1.0,
-                 lambda_min: float = 0.0):
-        super().__init__(m, False, base, gamma, power, lambda_min)
+                 lambda_min: float = 0.0, schedule: str | None = None, scale: float | None = None):
+        super().__init__(m, False, base, gamma, power, lambda_min, schedule, scale)
 
 
 class ASoftmaxLoss(AngularMarginSoftmaxLoss):
     """A-Softmax (SphereFace): ``AngularMarginSoftmaxLoss`` with unit-norm weights (see there)."""
 
     def __init__(self, m: int = 4, base: float = 1000.0, gamma: float = 0.12, power: float = 1.0,
-                 lambda_min: float = 5.0):
-        super().__init__(m, True, base, gamma, power, lambda_min)
+                 lambda_min: float = 5.0, schedule: str | None = None, scale: float | None = None):
+        super().__init__(m, True, base, gamma, power, lambda_min, schedule, scale)
