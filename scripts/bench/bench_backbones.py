@@ -30,16 +30,18 @@ from PIL import Image
 from common import ROOT, compose_config, machine_header, markdown_table
 from siamese.pipeline import build
 
+# The kernel's peak resident size of this process image (VmHWM, KiB). Not ru_maxrss: that one keeps the
+# peak of the process it was forked from, so a child of a large process would report its parent's peak.
+PEAK_KIB = "next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))"
 # Runs scripts/train.py in this process and prints its peak resident size (KiB) last on stderr.
-PEAK_OF_TRAIN = """
-import atexit, resource, runpy, sys
-atexit.register(lambda: print("peak_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))
+PEAK_OF_TRAIN = f"""
+import atexit, runpy, sys
+atexit.register(lambda: print("peak_kib", {PEAK_KIB}, file=sys.stderr))
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 # The peak resident size (KiB) of a process that only imports what a training run imports.
-IMPORTS_ONLY = ("import resource, torch, torchvision, pytorch_lightning; "
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+IMPORTS_ONLY = f"import torch, torchvision, pytorch_lightning; print({PEAK_KIB})"
 BACKBONES = ("resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny")
 
 
@@ -138,13 +140,36 @@ def decode_rates(path: Path, repeats: int = 200) -> dict[str, float]:
     return out
 
 
+def peak_memory(root: Path, tmp: Path, args) -> None:
+    """Peak resident size of a 112 px ResNet-18 training run on ``root``, beside that of the imports alone."""
+    run = tmp / "run"
+    cmd = [sys.executable, "-c", PEAK_OF_TRAIN, str(ROOT / "scripts" / "train.py"), f"hydra.run.dir={run}",
+           "model=resnet18",
+           "data=folder", f"data.source.root={root}", "data.source.channels=3", "data.source.image_size=112",
+           "trainer=debug", f"data.batch_size={args.pairs}", "data.val_pairs=64", "data.test_pairs=64",
+           "evaluation.trials=100", "data.num_workers=0"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    peak = float(proc.stderr.strip().splitlines()[-1].split()[-1]) / 1024
+    imports = subprocess.run([sys.executable, "-c", IMPORTS_ONLY], capture_output=True, text=True)
+    baseline = float(imports.stdout.strip()) / 1024
+    print(f"\n## peak resident memory of `scripts/train.py model=resnet18` at 112 px (trainer=debug, "
+          f"{args.images} images): {peak:.0f} MiB (exit {proc.returncode}, {time.perf_counter() - start:.0f} s); "
+          f"python with torch, torchvision and Lightning imported and nothing else: {baseline:.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--images", type=int, default=5000)
+    parser.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
     args = parser.parse_args()
     print(machine_header())
+    if args.memory_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            peak_memory(write_jpegs(Path(tmp) / "jpegs", args.images), Path(tmp), args)
+        return
 
     rows, consumed = [], {}
     for size in (64, 112):
@@ -189,20 +214,7 @@ def main() -> None:
             print(f"\ndecoding {name} to 112 px RGB, ms / image: " +
                   ", ".join(f"{k} {v:.3f}" for k, v in decode_rates(path).items()))
 
-        run = Path(tmp) / "run"
-        cmd = [sys.executable, "-c", PEAK_OF_TRAIN, str(ROOT / "scripts" / "train.py"), f"hydra.run.dir={run}",
-               "model=resnet18",
-               "data=folder", f"data.source.root={root}", "data.source.channels=3", "data.source.image_size=112",
-               "trainer=debug", f"data.batch_size={args.pairs}", "data.val_pairs=64", "data.test_pairs=64",
-               "evaluation.trials=100", "data.num_workers=0"]
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-        peak = float(proc.stderr.strip().splitlines()[-1].split()[-1]) / 1024
-        imports = subprocess.run([sys.executable, "-c", IMPORTS_ONLY], capture_output=True, text=True)
-        baseline = float(imports.stdout.strip()) / 1024
-        print(f"\n## peak resident memory of `scripts/train.py model=resnet18` at 112 px (trainer=debug, "
-              f"{args.images} images): {peak:.0f} MiB (exit {proc.returncode}, {time.perf_counter() - start:.0f} s); "
-              f"python with torch, torchvision and Lightning imported and nothing else: {baseline:.0f} MiB")
+        peak_memory(root, Path(tmp), args)
 
 
 if __name__ == "__main__":
