@@ -25,7 +25,7 @@ from siamese.runs import run_config
 
 # scheduler=none: a cosine schedule follows trainer.max_epochs, which the resumed run's first part changes
 DDP = ["trainer=ddp_debug", "loss=trihard", "loss.gather=true", "data.train_pairs=384", "data.val_pairs=200",
-       "data.test_pairs=300", "evaluation.trials=100", "scheduler=none"]
+       "data.test_pairs=300", "evaluation.trials=100", "scheduler=none", "data.split=classes"]
 
 
 def free_port() -> int:

@@ -143,7 +143,7 @@ def test_every_loss_trains_a_few_steps_through_the_script(tmp_path):
     """One Hydra multirun over every conf/loss file (one process, so the imports are paid once)."""
     losses = sorted(p.stem for p in (ROOT / "conf" / "loss").glob("*.yaml"))
     proc = run_script("train.py", "-m", f"loss={','.join(losses)}", f"hydra.sweep.dir={tmp_path}", *SMALL,
-                      "evaluation.trials=50", "data.split=classes")
+                      "evaluation.trials=20", "data.split=classes", "data.val_pairs=100", "data.test_pairs=100")
     assert proc.returncode == 0, proc.stderr[-3000:]
     for k, loss in enumerate(losses):
         report = json.loads((tmp_path / f"{k}_{loss}" / "report.json").read_text())

@@ -20,7 +20,7 @@ from siamese.nets import ConvTower, Tower
 from siamese.pipeline import build, train
 
 FIGURES = ("verification", "retrieval", "one_shot")
-SHORT = ["trainer.max_epochs=4", "trainer.limit_train_batches=3", "callbacks.early_stopping=null"]
+SHORT = ["trainer.max_epochs=3", "trainer.limit_train_batches=3", "callbacks.early_stopping=null"]
 
 
 def figures(run_dir):
@@ -43,9 +43,9 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_pat
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert run_train(straight, "loss=dcontrastive", *SHORT).returncode == 0
 
-    # SIGKILL in the middle of the third epoch (steps 6, 7, 8): epoch 2's checkpoint is the last one
+    # SIGKILL in the middle of the second epoch (steps 3, 4, 5): epoch 1's checkpoint is the last one
     proc = run_train(killed, "loss=dcontrastive", *SHORT, FAULT,
-                     "+callbacks.fault.kill_at_step=7")
+                     "+callbacks.fault.kill_at_step=4")
     assert proc.returncode == -9
     assert (killed / "checkpoints" / "last.ckpt").is_file() and not (killed / "report.json").exists()
 

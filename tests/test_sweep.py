@@ -17,7 +17,8 @@ from siamese.pipeline import train
 def test_two_workers_share_one_study_and_the_best_config_trains_again(tmp_path):
     sweep_dir = tmp_path / "sweep"
     command = [sys.executable, str(ROOT / "scripts" / "sweep.py"), f"sweep_dir={sweep_dir}", "n_trials=3",
-               "overrides=['trainer=debug','evaluation.trials=20','data.val_pairs=100','data.test_pairs=100']"]
+               "overrides=['trainer=debug','evaluation.trials=20','data.val_pairs=100','data.test_pairs=100',"
+               "'data.split=classes']"]
     env = {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
     workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for _ in range(2)]
