@@ -22,19 +22,10 @@ test: lint
 lint: $(STAMP)
 	$(BIN)/ruff check siamese scripts tests
 
+BENCHES := bench_train.py bench_digits.py bench_eval.py bench_losses.py compare_losses.py bench_index.py bench_data.py bench_faults.py bench_quality.py bench_backbones.py bench_ddp.py bench_bundle.py
+
 bench: $(STAMP)
-	$(BIN)/python scripts/bench/bench_train.py
-	$(BIN)/python scripts/bench/bench_digits.py
-	$(BIN)/python scripts/bench/bench_eval.py
-	$(BIN)/python scripts/bench/bench_losses.py
-	$(BIN)/python scripts/bench/compare_losses.py
-	$(BIN)/python scripts/bench/bench_index.py
-	$(BIN)/python scripts/bench/bench_data.py
-	$(BIN)/python scripts/bench/bench_faults.py
-	$(BIN)/python scripts/bench/bench_quality.py
-	$(BIN)/python scripts/bench/bench_backbones.py
-	$(BIN)/python scripts/bench/bench_ddp.py
-	$(BIN)/python scripts/bench/bench_bundle.py
+	for b in $(BENCHES); do $(BIN)/python scripts/bench/$$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) outputs multirun .pytest_cache

@@ -10,6 +10,7 @@ bad pair files, bad images and bad configs, each refused with the message quoted
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -97,51 +98,65 @@ def corrupt_image(tmp: Path) -> tuple[str, str]:
             "nothing: no run started on bad data; the export lists the file it left out")
 
 
-def full_disk(tmp: Path) -> tuple[str, str]:
-    disk = tmp / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)],
+NO_TMPFS = ("not run: mounting a small tmpfs needs root", "—")
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "16m"):
+    """A tmpfs of ``size`` mounted at ``folder`` for the block (``None`` where mounting is not allowed)."""
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
                                            capture_output=True).returncode != 0:
-        return "not run: mounting a small tmpfs needs root", "—"
+        yield None
+        return
     try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def fill(disk: Path, leave: int) -> None:
+    """Fill ``disk`` up to ``leave`` free bytes."""
+    (disk / "filler").write_bytes(b"\0" * max(shutil.disk_usage(disk).free - leave, 0))
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != ".lock"}
+
+
+def full_disk(tmp: Path) -> tuple[str, str]:
+    with small_disk(tmp / "disk") as disk:
+        if disk is None:
+            return NO_TMPFS
         run = disk / "run"
         shutil.copytree(tmp / "straight", run, ignore=shutil.ignore_patterns("*.ckpt", "logs"))
         (run / "checkpoints").mkdir(exist_ok=True)
         shutil.copy(tmp / "straight" / "checkpoints" / "best.ckpt", run / "checkpoints" / "best.ckpt")
-        before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != ".lock"}
-        free = shutil.disk_usage(disk).free
-        (disk / "filler").write_bytes(b"\0" * max(free - 16 * 1024, 0))
+        before = files_of(run)
+        fill(disk, 16 * 1024)
         proc = script("evaluate.py", f"run_dir={run}")
-        after = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file() and p.name != ".lock"}
+        after = files_of(run)
         leftovers = [n for n in after if n.endswith(".tmp")]
         intact = before == after and not leftovers
         return (f"evaluate.py failed (exit {proc.returncode}): {last_error(proc)}",
                 "nothing: every report file as before, no temporary file left" if intact else f"CHANGED {leftovers}")
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 def full_disk_export(tmp: Path) -> tuple[str, str]:
-    disk = tmp / "disk2"
-    disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)],
-                                           capture_output=True).returncode != 0:
-        return "not run: mounting a small tmpfs needs root", "—"
-    try:
+    with small_disk(tmp / "disk2") as disk:
+        if disk is None:
+            return NO_TMPFS
         images = write_digits_pngs(tmp / "digits_png")
         out = disk / "export"
         first = script("export.py", f"run_dir={tmp / 'straight'}", f"images={images / '0'}", f"out={out}")
-        before = {p.name: p.read_bytes() for p in out.iterdir()}
-        free = shutil.disk_usage(disk).free
-        (disk / "filler").write_bytes(b"\0" * max(free - 64 * 1024, 0))
+        before = files_of(out)
+        fill(disk, 64 * 1024)
         proc = script("export.py", f"run_dir={tmp / 'straight'}", f"images={images}", f"out={out}")
-        after = {p.name: p.read_bytes() for p in out.iterdir()}
+        after = files_of(out)
         intact = first.returncode == 0 and before == after
         return (f"export.py of all 1797 digits failed (exit {proc.returncode}): {last_error(proc)}",
                 "nothing: the previous index and index.json as they were, no temporary file left" if intact
                 else f"CHANGED {sorted(set(after) ^ set(before))}")
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
 
 
 def busy_run_dir(tmp: Path) -> tuple[str, str]:

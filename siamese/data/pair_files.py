@@ -140,7 +140,8 @@ def read_csv_pairs(csv_file: str | Path, root: str | Path) -> PairList:
         raise FileNotFoundError(f"image root {str(root)!r} is not a folder")
     paths1, paths2, y, fold = [], [], [], []
     files = ExistingFiles()
-    first_line: dict[tuple[Path, Path], tuple[int, int]] = {}     # pair -> (line, label)
+    first_line: dict[tuple[str, str], tuple[int, int]] = {}       # pair (names, sorted) -> (line, label)
+    path_of: dict[str, Path] = {}                                  # one Path per distinct name
     duplicates = []
     for lineno, row in enumerate(csv.reader(read_text_lines(csv_file)), start=1):
         if not row or not "".join(row).strip():
@@ -155,8 +156,8 @@ def read_csv_pairs(csv_file: str | Path, root: str | Path) -> PairList:
             raise ValueError(f"{where}: label must be 1 (same) or 0 (different), got {label!r}")
         if len(row) == 4 and not row[3].strip().lstrip("-").isdigit():
             raise ValueError(f"{where}: fold must be an integer, got {row[3].strip()!r}")
-        a, b = root / row[0].strip(), root / row[1].strip()
-        key = (min(a, b), max(a, b))
+        name_a, name_b = row[0].strip(), row[1].strip()
+        key = (name_a, name_b) if name_a <= name_b else (name_b, name_a)
         if key in first_line:
             earlier, earlier_label = first_line[key]
             if earlier_label != int(label):
@@ -165,7 +166,11 @@ def read_csv_pairs(csv_file: str | Path, root: str | Path) -> PairList:
             duplicates.append((lineno, earlier))
             continue
         first_line[key] = (lineno, int(label))
-        files.require(where, (a, b))
+        for name in (name_a, name_b):
+            if name not in path_of:
+                path_of[name] = root / name
+                files.require(where, (path_of[name],))
+        a, b = path_of[name_a], path_of[name_b]
         paths1.append(a)
         paths2.append(b)
         y.append(int(label))
