@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -189,6 +191,51 @@ class HNSWIndex(IndexSpec):
         index = faiss.IndexHNSWFlat(dim, self.params["M"], METRICS[self.metric])
         index.hnsw.efConstruction = self.params["ef_construction"]
         index.hnsw.efSearch = self.params["ef_search"]
+        return index
+
+
+class AutoIndex(IndexSpec):
+    """The index chosen from the gallery's size and tuned to a recall target at build time.
+
+    Below ``flat_below`` vectors: exact ``FlatIndex``. Above: IVF-Flat with ``nlist = 4·√N`` cells
+    (rounded to a power of two; FAISS's guideline is 4–16·√N), trained on a seeded sample of
+    ``POINTS_PER_CENTROID · nlist`` vectors, and the smallest ``nprobe`` of 1, 2, 4, … whose recall@k
+    against exact search on ``queries`` held-out gallery vectors reaches ``target_recall``. The
+    choice, the measured recall and the queries per second go into ``params`` (and ``index.json``).
+    """
+
+    kind = "auto"
+
+    def __init__(self, metric: str = "l2", flat_below: int = 100_000, target_recall: float = 0.95, k: int = 10,
+                 queries: int = 1000):
+        super().__init__(metric)
+        if not 0 < float(target_recall) <= 1:
+            raise ValueError(f"index.target_recall must be in (0, 1], got {target_recall}")
+        self.flat_below, self.target_recall = at_least("index.flat_below", flat_below, 1), float(target_recall)
+        self.k, self.queries = at_least("index.k", k), at_least("index.queries", queries)
+
+    def build(self, embeddings: np.ndarray) -> faiss.Index:
+        x = _as_matrix(embeddings)
+        if len(x) < self.flat_below:
+            self.params.update(layout="flat", recall=1.0)
+            return FlatIndex(self.metric).build(x)
+        nlist = 2 ** round(math.log2(4 * math.sqrt(len(x))))
+        ivf = IVFFlatIndex(self.metric, nlist=nlist, nprobe=1,
+                           train_size=min(len(x), POINTS_PER_CENTROID * nlist))
+        index = ivf.build(x)
+        rng = np.random.default_rng(0)
+        queries = x[rng.choice(len(x), size=min(self.queries, len(x)), replace=False)]
+        _, truth = faiss.knn(queries, x, self.k, metric=METRICS[self.metric])
+        for nprobe in (2 ** p for p in range(int(math.log2(ivf.params["nlist"])) + 1)):
+            index.nprobe = nprobe
+            start = time.perf_counter()
+            _, found = index.search(queries, self.k)
+            qps = len(queries) / max(time.perf_counter() - start, 1e-9)
+            recall = recall_at_k(found, truth)
+            if recall >= self.target_recall:
+                break
+        self.params.update(layout="ivf", nlist=ivf.params["nlist"], nprobe=int(index.nprobe), recall=recall,
+                           queries_per_second=round(qps), target_recall=self.target_recall)
         return index
 
 

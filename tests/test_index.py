@@ -220,3 +220,25 @@ def test_recall_below_the_floor_is_warned(tmp_path):
                                          r"below recall_check\.floor=0\.99"):
         meta = idx.index_description(spec, x, index, k=10, sample=200, floor=0.99)
     assert meta["recall_at_10"] < 0.99 and meta["index_params"]["nprobe"] == 1
+
+
+def clustered(n, d, identities, seed=0):
+    """Embedding-like vectors: identities' centres on the sphere, members spread around them, unit norm."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(identities, d))
+    x = centres[rng.integers(0, identities, n)] + 0.35 * rng.normal(size=(n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_auto_index_falls_back_to_flat_when_tiny_and_meets_its_recall_target_when_large():
+    tiny = idx.AutoIndex(flat_below=1000)
+    assert isinstance(tiny.build(unit_vectors(300, 8)), idx.faiss.IndexFlat) and tiny.params["layout"] == "flat"
+
+    x = clustered(20000, 16, identities=200)
+    spec = idx.AutoIndex(flat_below=5000, target_recall=0.95, queries=300)
+    index = spec.build(x)
+    assert spec.params["layout"] == "ivf" and spec.params["nlist"] == 512      # 4·√20000 ≈ 566 → 2^9
+    assert spec.params["recall"] >= 0.95 and 1 <= spec.params["nprobe"] < spec.params["nlist"]
+    assert idx.measure_recall(index, x, k=10, sample=500, seed=1) >= 0.93    # on other queries too
+    with pytest.raises(ValueError, match=r"index\.target_recall must be in \(0, 1\], got 1\.5"):
+        idx.AutoIndex(target_recall=1.5)
