@@ -348,8 +348,12 @@ def save_index(directory: Path, index: faiss.Index, labels: np.ndarray, **metada
     return meta
 
 
-def load_index(directory: Path) -> tuple[faiss.Index, dict]:
-    """Read an index directory written by ``save_index``; checks that file and metadata agree."""
+def load_index(directory: Path, mmap: bool = False) -> tuple[faiss.Index, dict]:
+    """Read an index directory written by ``save_index``; checks that file and metadata agree.
+
+    ``mmap``: map the index file's vectors instead of reading them (``IO_FLAG_MMAP_IFC``, read-only):
+    a matcher starts without reading a large gallery into memory; the kernel pages in what searches touch.
+    """
     directory = Path(directory)
     if not (directory / META_FILE).is_file():
         raise FileNotFoundError(f"{str(directory / META_FILE)!r} is missing: not an index directory")
@@ -364,7 +368,7 @@ def load_index(directory: Path) -> tuple[faiss.Index, dict]:
         raise ValueError(f"{directory}: {path.name} is not the file index.json describes (sha256 differs); "
                          "export the index again")
     try:
-        index = faiss.read_index(str(path))
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0)
     except RuntimeError as err:
         first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: not a readable FAISS index (truncated or damaged: {first}); "

@@ -38,7 +38,7 @@ class IndexMatcher:
     bundle's ONNX model (``siamese.matcher_onnx``)."""
 
     def __init__(self, index_dir: Path, required: tuple[str, ...] = ("image",)):
-        self.index, self.meta = load_index(index_dir)
+        self.index, self.meta = load_index(index_dir, mmap=True)
         for key in required:
             if self.meta.get(key) is None:
                 raise ValueError(f"{index_dir}/index.json has no {key!r}: write it with scripts/train.py or "

@@ -136,9 +136,11 @@ def test_every_index_type_round_trips_with_identical_results(name, tmp_path):
     assert index.is_trained and index.ntotal == 800
     idx.save_index(tmp_path, index, np.arange(800) % 3)
     loaded, meta = idx.load_index(tmp_path)
+    mapped, _ = idx.load_index(tmp_path, mmap=True)           # what a matcher opens: memory-mapped, read-only
     d0, i0 = idx.search(index, queries, 10)
-    d1, i1 = idx.search(loaded, queries, 10)
-    assert np.array_equal(i0, i1) and np.array_equal(d0, d1)
+    for other in (loaded, mapped):
+        d1, i1 = idx.search(other, queries, 10)
+        assert np.array_equal(i0, i1) and np.array_equal(d0, d1)
     assert meta["metric"] == ("ip" if name == "flat-ip" else "l2")
 
 
