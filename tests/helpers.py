@@ -124,12 +124,17 @@ def run_train(run_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
 class FaultInjector(pl.Callback):
     """At training step ``kill_at_step``: SIGKILL this process (as the OOM killer or a crash would).
     At step ``nan_at_step``: write NaN into the first weight of the tower's head ``nan_stage``
-    (1-based), so the loss terms that use that stage become NaN. Added to a run with ``FAULT``."""
+    (1-based), so the loss terms that use that stage become NaN. ``rank``: only on that global rank
+    (under DDP), else on every process. Added to a run with ``FAULT``."""
 
-    def __init__(self, kill_at_step: int | None = None, nan_at_step: int | None = None, nan_stage: int = 1):
+    def __init__(self, kill_at_step: int | None = None, nan_at_step: int | None = None, nan_stage: int = 1,
+                 rank: int | None = None):
         self.kill_at_step, self.nan_at_step, self.nan_stage = kill_at_step, nan_at_step, int(nan_stage)
+        self.rank = rank
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self.rank is not None and trainer.global_rank != self.rank:
+            return
         if trainer.global_step == self.kill_at_step:
             os.kill(os.getpid(), signal.SIGKILL)
         if trainer.global_step == self.nan_at_step:

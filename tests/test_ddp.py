@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
-from helpers import CONF_DIR, ROOT, TESTS_DIR, index_bytes, run_script
+from helpers import CONF_DIR, FAULT, ROOT, TESTS_DIR, index_bytes, run_script
 from siamese.data.datamodule import shard_batches, shard_items
 from siamese.losses import DoubleMarginContrastiveLoss, TriHardLoss
 from siamese.module import gather_batch
@@ -166,6 +166,16 @@ def test_a_multi_machine_run_without_a_shared_run_dir_is_refused(tmp_path, monke
     HydraConfig.instance().set_config(cfg)
     check_shared_run_dir(cfg)                            # an explicit run directory: accepted
     HydraConfig.instance().cfg = None
+
+
+def test_a_nan_on_one_rank_stops_every_rank_naming_it(tmp_path):
+    # loss.gather=false: rank 0's loss stays finite (with true, rank 1's NaN embeddings reach it too)
+    proc = run_script("train.py", f"hydra.run.dir={tmp_path}", *DDP, "loss.gather=false", FAULT,
+                      "+callbacks.fault.nan_at_step=1", "+callbacks.fault.rank=1")
+    assert proc.returncode != 0
+    assert "step 1: rank 1: the loss term trihard is nan" in proc.stderr               # the rank that saw it
+    assert "step 1: rank(s) [1] saw a non-finite loss term or gradient" in proc.stderr  # the other one
+    assert not (tmp_path / "report.json").exists()
 
 
 def test_loss_gather_needs_a_batch_wide_loss():
