@@ -45,6 +45,8 @@ def data_overrides(option: str, tmp_path: Path, image_tree: Path) -> list[str]:
     if option in ("mnist", "fashion_mnist"):
         folder = "MNIST" if option == "mnist" else "FashionMNIST"
         return [f"data.source.root={make_mnist_files(tmp_path, folder, n_train=300, n_test=100)}"]
+    if option == "glyphs":
+        return ["data.source.image_size=16", "data.source.renderings=1"]
     if option == "csv_pairs":
         return [f"data.pairs_file={make_csv_pairs(tmp_path / 'sig')}", f"data.root={tmp_path / 'sig'}"]
     if option in ("lfw", "lfw_pairs"):

@@ -152,3 +152,18 @@ def test_a_missing_folder_prints_the_expected_layout_on_several_lines(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         build(cfg)
     assert "expected layout:\n    root/\n      <class_a>/<image>.png" in str(err.value)
+
+
+def test_glyphs_hold_out_whole_characters_and_repeat_per_seed():
+    from siamese.data import GlyphImages
+
+    glyphs = GlyphImages(image_size=16, renderings=1, seed=0)
+    assert len(glyphs.classes) == 174 and len(glyphs.heldout_classes) == 48 and glyphs[0].shape == (1, 16, 16)
+    greek = "ΑΒΓΔΕΖΗΘΙΚΛΜΝΞΟΠΡΣΤΥΦΧΨΩαβγδεζηθικλμνξοπρστυφχψω"
+    assert {glyphs.classes[c] for c in glyphs.heldout_classes} == set(greek)
+    dm = PairDataModule(glyphs, split="source", train_pairs=64, val_pairs=32, test_pairs=32)
+    train = set(glyphs.labels[dm.indices["train"]])
+    test = set(glyphs.labels[dm.indices["val"]]) | set(glyphs.labels[dm.indices["test"]])
+    assert not train & test and test == set(glyphs.heldout_classes)
+    assert torch.equal(GlyphImages(image_size=16, renderings=1, seed=0).images, glyphs.images)   # deterministic
+    assert not torch.equal(GlyphImages(image_size=16, renderings=1, seed=1).images, glyphs.images)

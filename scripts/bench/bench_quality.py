@@ -18,7 +18,7 @@ Early stopping is off, so every trained variant gets exactly `--epochs` epochs. 
 mean ± std over the seeds.
 
     python scripts/bench/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--loss dcontrastive] [--set k=v ...]
-                                    [--folder ROOT] [--variants NAME_PART ...] [--folds F]
+                                    [--folder ROOT | --glyphs] [--variants NAME_PART ...] [--folds F]
 """
 from __future__ import annotations
 
@@ -77,11 +77,13 @@ def main() -> None:
     parser.add_argument("--loss", default="dcontrastive")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for our recipe (key=value)")
     parser.add_argument("--folder", help="an image folder root/<class>/<image> instead of digits")
+    parser.add_argument("--glyphs", action="store_true", help="the built-in glyphs (data=glyphs) instead of digits")
     parser.add_argument("--variants", nargs="+", help="run only the variants whose name contains one of these")
     parser.add_argument("--folds", type=int, default=None,
                         help="deal the classes into this many folds (data.class_folds) and run every fold per seed")
     args = parser.parse_args()
-    data = ["data=folder", f"data.source.root={args.folder}"] if args.folder else []
+    data = (["data=folder", f"data.source.root={args.folder}"] if args.folder else ["data=glyphs"] if args.glyphs
+            else [])
     default_wd = OmegaConf.load(CONF / "optimizer" / "adam.yaml").weight_decay
     base = [*data, "data.split=classes", f"trainer.max_epochs={args.epochs}"]
     pml = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin", "~loss.form",
@@ -110,7 +112,8 @@ def main() -> None:
                     print(f"seed {seed} fold {f}: {name} done in {time.perf_counter() - start:.0f} s", flush=True)
     print("\n" + machine_header())
     over = f"{args.folds} class folds × seeds {args.seeds}" if args.folds else f"seeds {args.seeds}"
-    print(f"\ndata: {'folder ' + args.folder if args.folder else 'digits'}, split=classes, {args.epochs} epochs, "
+    name = "folder " + args.folder if args.folder else "glyphs" if args.glyphs else "digits"
+    print(f"\ndata: {name}, split=classes, {args.epochs} epochs, "
           f"{over}; mean ± std over all of them; worst fold: the fold of the lowest mean AUC\n")
     n_way = results[next(iter(results))][0]["n_way"]
     print(f"| variant | AUC | EER | MAP@R | P@1 | {n_way}-way one-shot | train s | worst fold AUC |")
