@@ -17,26 +17,36 @@ def _umask() -> int:
     return mask
 
 
+def _stage(path: Path, write) -> str:
+    """A temporary file beside ``path`` holding what ``write(file_object)`` wrote, fsync'd, with the
+    permissions a plain ``open`` would give (``0o666`` less the umask, not ``mkstemp``'s ``0o600``).
+    Returns its name; on a failure it is removed and the error raised."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
 def atomic_write_many(files: dict[Path, bytes]) -> None:
     """Write several files (one or more) so that none is replaced before all are fully written.
 
-    Every file is first written to a temporary file beside it (fsync'd, with the permissions a
-    plain ``open`` would give: ``0o666`` less the umask, not ``mkstemp``'s ``0o600``); only then are
-    they renamed into place, one after the other. A failure while writing leaves every previous
-    file untouched and no temporary file behind.
+    Every file is first written to a temporary file beside it (``_stage``); only then are they
+    renamed into place, one after the other. A failure while writing leaves every previous file
+    untouched and no temporary file behind.
     """
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
             path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            staged.append((tmp, path))
-            os.fchmod(fd, 0o666 & ~_umask())
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            staged.append((_stage(path, lambda f, data=data: f.write(data)), path))
         for tmp, path in staged:
             os.replace(tmp, path)
     except BaseException:
@@ -50,14 +60,8 @@ def atomic_save(path: Path, write) -> None:
     (fsync'd), then renamed over it. A failure (a full disk, a kill) leaves the previous file whole
     and no temporary file behind (a kill can leave one, which the next run of the writer replaces)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _stage(path, write)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

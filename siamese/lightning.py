@@ -113,14 +113,16 @@ class ResumableMLFlowLogger(MLFlowLogger):
     def __init__(self, run_dir: str, **kwargs):
         self.id_file = Path(run_dir) / "logs" / "mlflow_run_id"
         known = self.id_file.read_text().strip() if self.id_file.is_file() else None
+        self._id_kept = known is not None
         super().__init__(run_id=known, **kwargs)
 
     @property
     def experiment(self):
         client = super().experiment
-        if self._run_id and not self.id_file.is_file():
+        if not self._id_kept and self._run_id:      # once: the property is read at every logging call
             self.id_file.parent.mkdir(parents=True, exist_ok=True)
             self.id_file.write_text(self._run_id + "\n")
+            self._id_kept = True
         return client
 
 

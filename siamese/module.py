@@ -31,6 +31,9 @@ def gather_batch(all_gather: Callable, e1: list[Tensor], e2: list[Tensor], batch
     return joint(e1), joint(e2), {**batch, **tensors}
 
 
+PAIR_ROWS = ("dist", "y", "k")     # validation arrays with one row a pair (the others: two a pair, one an image)
+
+
 class NonFiniteError(RuntimeError):
     """Training produced a NaN or infinite loss term or gradient; the run stops before any export."""
 
@@ -157,10 +160,11 @@ class SiameseModule(pl.LightningModule):
         self._val.clear()
         if self.world_size > 1:
             local = {key: self.all_gather(value).flatten(0, 1) for key, value in local.items()}
-            # (W·n,) pair rows; emb/c/i hold both sides: (W·2n,) rows, two per pair
+            # the pair rows lose their padding duplicates; the image rows (emb, c, i) keep them: retrieval
+            # counts each image once by its id
             _, first = np.unique(local["k"].cpu().numpy(), return_index=True)
             pairs = torch.as_tensor(first, device=local["k"].device)
-            local = {key: value[pairs] if len(value) == len(local["k"]) else value for key, value in local.items()}
+            local = {key: value[pairs] if key in PAIR_ROWS else value for key, value in local.items()}
         return {key: value.cpu().numpy() for key, value in local.items()}
 
     def on_validation_epoch_end(self) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from siamese.atomic import atomic_write_many, json_bytes
+from siamese.atomic import atomic_save, atomic_write_many, json_bytes
 
 CACHE_MODES = ("none", "memory", "disk")
 DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "siamese" / "images"
@@ -51,13 +51,7 @@ class DiskCache:
         return np.load(self.array_path, mmap_mode="r"), json.loads(self.meta_path.read_text())
 
     def save(self, images: np.ndarray, meta: dict) -> np.ndarray:
-        """Write the images (a temporary file renamed into place), then the meta; return them memory-mapped."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{self.array_path.name}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as f:
-            np.save(f, images)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.array_path)
+        """Write the images (atomically), then the meta; return the images memory-mapped."""
+        atomic_save(self.array_path, lambda f: np.save(f, images))
         atomic_write_many({self.meta_path: json_bytes(meta)})
         return np.load(self.array_path, mmap_mode="r")
