@@ -17,7 +17,7 @@ def _umask() -> int:
     return mask
 
 
-def _stage(path: Path, write) -> str:
+def stage(path: Path, write) -> str:
     """A temporary file beside ``path`` holding what ``write(file_object)`` wrote, fsync'd, with the
     permissions a plain ``open`` would give (``0o666`` less the umask, not ``mkstemp``'s ``0o600``).
     Returns its name; on a failure it is removed and the error raised."""
@@ -38,7 +38,7 @@ def _stage(path: Path, write) -> str:
 def atomic_write_many(files: dict[Path, bytes]) -> None:
     """Write several files (one or more) so that none is replaced before all are fully written.
 
-    Every file is first written to a temporary file beside it (``_stage``); only then are they
+    Every file is first written to a temporary file beside it (``stage``); only then are they
     renamed into place, one after the other. A failure while writing leaves every previous file
     untouched and no temporary file behind.
     """
@@ -46,7 +46,7 @@ def atomic_write_many(files: dict[Path, bytes]) -> None:
     try:
         for path, data in files.items():
             path = Path(path)
-            staged.append((_stage(path, lambda f, data=data: f.write(data)), path))
+            staged.append((stage(path, lambda f, data=data: f.write(data)), path))
         for tmp, path in staged:
             os.replace(tmp, path)
     except BaseException:
@@ -60,7 +60,7 @@ def atomic_save(path: Path, write) -> None:
     (fsync'd), then renamed over it. A failure (a full disk, a kill) leaves the previous file whole
     and no temporary file behind (a kill can leave one, which the next run of the writer replaces)."""
     path = Path(path)
-    tmp = _stage(path, write)
+    tmp = stage(path, write)
     try:
         os.replace(tmp, path)
     except BaseException:

@@ -4,9 +4,10 @@
 
     model.onnx        the tower in eval mode: image (B, C, S, S) float32 in [0, 1] -> unit model embedding (B, D);
                       the input normalisation is inside the graph (the tower's buffers); B is dynamic
-    index.<sha>.faiss the index file of the run (or of an export directory, ``index_dir=<dir>``)
-    index.json        that index's metadata (labels, classes, paths, threshold, distance convention,
-                      image size / channels / resize), the checkpoint's sha256, ``model_file``
+    index.<sha>.faiss the index of the run (or of an export directory, ``index_dir=<dir>``), with its
+    labels.<sha>.npy  labels, paths and on-disk lists (``siamese.index_store``)
+    index.json        that index's metadata (classes, threshold, distance convention, image size /
+                      channels / resize, the files above), the checkpoint's sha256, ``model_file``
     manifest.json     the sha256 of every other file, checked before a bundle is used
 
 The ONNX file comes from ``torch.onnx.export(..., dynamo=True)``: the exporter torch maintains (the
@@ -26,7 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import Tensor, nn
 
 from siamese.atomic import json_bytes, sha256_file
-from siamese.index import META_FILE, index_file, load_index
+from siamese.index_store import META_FILE, data_files, load_index
 from siamese.inference import eval_mode
 from siamese.matcher_onnx import MANIFEST_FILE, MODEL_FILE
 from siamese.runs import indexed_checkpoint, load_tower
@@ -55,7 +56,7 @@ def export_onnx(tower: nn.Module, image: dict, path: Path) -> None:
 def write_bundle(cfg: DictConfig) -> Path:
     """Write the bundle of ``cfg.run_dir`` (its index, or ``cfg.index``'s) into ``cfg.out``; return ``out``."""
     index_dir = Path(cfg.index_dir or cfg.run_dir)
-    _, meta = load_index(index_dir)                        # checks the index file against its sha256
+    _, meta = load_index(index_dir, verify=True)            # checks every data file against its sha256
     for key in ("model", "image"):
         if meta.get(key) is None:
             raise ValueError(f"{index_dir}/index.json has no {key!r}: write it with scripts/train.py or "
@@ -67,7 +68,8 @@ def write_bundle(cfg: DictConfig) -> Path:
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
     try:
         export_onnx(tower, meta["image"], staging / MODEL_FILE)
-        shutil.copy2(index_file(index_dir, meta), staging / meta["index_file"])
+        for path in data_files(index_dir, meta).values():
+            shutil.copy2(path, staging / path.name)
         bundle_meta = {**meta, "checkpoint": None, "model_file": MODEL_FILE,
                        "normalisation": "inside model.onnx (the tower's input_mean / input_std buffers)",
                        "source": {"index_dir": str(index_dir.resolve()), "checkpoint": str(checkpoint.resolve())}}
@@ -78,7 +80,8 @@ def write_bundle(cfg: DictConfig) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    print(f"bundle written to {out}: {MODEL_FILE}, {meta['index_file']}, {META_FILE}, {MANIFEST_FILE} "
+    print(f"bundle written to {out}: {MODEL_FILE}, {', '.join(p.name for p in data_files(out, meta).values())}, "
+          f"{META_FILE}, {MANIFEST_FILE} "
           f"({meta['count']} gallery images, dim {meta['dim']})")
     return out
 

@@ -1,64 +1,92 @@
-"""Embedding export and FAISS indexes with their metadata.
+"""FAISS indexes: how each kind is built (in memory, or from shards with its lists on disk), searched,
+and measured against exact search.
 
-Index types (``conf/index``): exact ``FlatIndex``, ``IVFFlatIndex``, ``HNSWIndex`` and
-``IVFPQIndex``, on L2 (default) or inner product. Approximate types report their recall@k
-against exact search, measured right after building (``measure_recall``).
+Index types (``conf/index``): exact ``FlatIndex``, ``IVFFlatIndex``, ``HNSWIndex``, ``IVFPQIndex``
+and ``AutoIndex`` (chosen from the gallery's size, tuned to a recall target), on L2 (default) or
+inner product. Approximate types report their recall@k against exact search, measured right after
+building (``measure_recall``). Every spec builds from ``Vectors`` (``siamese.vectors``: an array, or
+memory-mapped shards) a chunk at a time; ``build_on_disk`` writes an IVF index's inverted lists to
+an ``.ivfdata`` file (one FAISS block per group of rows, merged by ``faiss.contrib.ondisk.merge_ondisk``)
+so that a gallery larger than memory is indexed within ``max_memory``. Where the files go:
+``siamese.index_store``.
 
 Distances: FAISS returns squared L2 distances (L2) or inner products (IP). ``to_distance``
 converts them once, here, into the Euclidean distance that reports and thresholds use:
 ``sqrt(max(v, 0))`` for L2, and ``sqrt(max(2 − 2v, 0))`` for IP (exact for unit vectors, which
 the tower's embeddings are).
-
-An index directory holds the index file ``index.<sha256[:12]>.faiss`` and ``index.json`` (``dim``,
-``count``, ``metric``, ``labels`` in index order, ``index_file`` and ``index_sha256`` naming the
-index file, and what the caller adds). ``index.json`` is the commit point: the new index file is
-written whole under its own name first, then ``index.json`` is replaced by one atomic rename, then
-the files it no longer names (and temporary files a killed write left) are removed. A crash at
-any moment leaves a directory whose ``index.json`` names a complete index file: the old pair or
-the new one. Directories of earlier versions (``index.faiss`` without ``index_file``) still load.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import contextlib
 import math
+import os
 import re
+import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import faiss
 import numpy as np
+from faiss.contrib.ondisk import merge_ondisk
 
-from siamese.atomic import atomic_write_many, json_bytes, sha256_file
 from siamese.checks import at_least, one_of
+from siamese.vectors import ArrayVectors, Vectors, exact_knn
 
-META_FILE = "index.json"
-LEGACY_INDEX_FILE = "index.faiss"     # the index file of directories written before index_file existed
-# Index files and the temporary files of siamese.atomic that save_index may clean up in its directory.
-INDEX_FILE_PATTERN = re.compile(r"(index\.[0-9a-f]{12}\.faiss|index\.faiss|\.index\..*\.tmp)")
 METRICS = {"l2": faiss.METRIC_L2, "ip": faiss.METRIC_INNER_PRODUCT}
 POINTS_PER_CENTROID = 39   # FAISS warns below ~39 training points per k-means centroid
+UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
+         "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
 
 
-def _as_matrix(embeddings: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(embeddings, dtype=np.float32)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"embeddings must be a non-empty (N, D) array, got shape {x.shape}")
-    return x
+@contextlib.contextmanager
+def quiet_stdout():
+    """Silence what C++ code prints to file descriptor 1 (FAISS's on-disk lists report their file moves),
+    so that ``match.py format=json`` prints JSON alone."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def parse_bytes(key: str, value) -> int | None:
+    """``"2GB"`` (10^9), ``"512MiB"`` (2^20), ``"1.5 TB"`` or a plain number of bytes; ``None`` stays ``None``."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(value))
+    if not match or match.group(2).lower() not in UNITS or float(match.group(1)) <= 0:
+        raise ValueError(f"{key} must be a size like 2GB, 512MiB or a number of bytes, got {value!r}")
+    return int(float(match.group(1)) * UNITS[match.group(2).lower()])
+
+
+def human_bytes(n: float) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+
+
+def as_vectors(embeddings) -> Vectors:
+    return embeddings if isinstance(embeddings, Vectors) else ArrayVectors(embeddings)
 
 
 class IndexSpec:
-    """How to build one kind of FAISS index; ``build(x)`` returns it trained and filled.
+    """How to build one kind of FAISS index; ``build(vectors)`` returns it trained and filled.
 
     ``params`` holds the parameters actually used (after any adjustment to the data size), for
-    the metadata.
+    the metadata. ``max_memory`` (bytes, or a size such as ``"2GB"``; ``None`` = unbounded) bounds
+    what a build holds in memory: a build that cannot stay under it fails before reading vectors,
+    saying what it needs.
     """
 
     kind = "base"
 
-    def __init__(self, metric: str = "l2"):
+    def __init__(self, metric: str = "l2", max_memory: int | str | None = None):
         self.metric = one_of("index.metric", metric, METRICS)
+        self.max_memory = parse_bytes("index.max_memory", max_memory)
         self.params: dict = {"metric": metric}
 
     def check(self, dim: int) -> None:
@@ -67,24 +95,39 @@ class IndexSpec:
     def make(self, dim: int, n: int) -> faiss.Index:
         raise NotImplementedError
 
-    def build(self, embeddings: np.ndarray) -> faiss.Index:
-        x = _as_matrix(embeddings)
-        index = self.make(x.shape[1], x.shape[0])
+    def memory_needed(self, n: int, dim: int) -> int:
+        """Bytes an in-memory build of ``n`` vectors holds (the vectors as float32, by default)."""
+        return n * dim * 4
+
+    def check_memory(self, needed: int, what: str, advice: str) -> None:
+        if self.max_memory is not None and needed > self.max_memory:
+            raise MemoryError(f"index={self.kind}: {what} needs about {human_bytes(needed)} but "
+                              f"index.max_memory={human_bytes(self.max_memory)}; {advice}")
+
+    def build(self, embeddings) -> faiss.Index:
+        """The index trained (on ``training_sample``) and filled with every row, in memory."""
+        v = as_vectors(embeddings)
+        self.check_memory(self.memory_needed(len(v), v.dim), f"holding {len(v):,} × {v.dim} vectors in memory",
+                          "raise it, or use index=ivf / ivfpq / auto, whose lists stay on disk when exported")
+        index = self.make(v.dim, len(v))
         if not index.is_trained:
-            index.train(self.training_sample(x))
-        index.add(x)
+            index.train(self.training_sample(v))
+        for _, chunk in v.chunks():
+            index.add(chunk)
         return index
+
+    def build_on_disk(self, embeddings, ivfdata: Path) -> faiss.Index:
+        """The index of ``embeddings`` for an export; layouts without inverted lists are built in memory
+        (``build``) and ``ivfdata`` is not written."""
+        return self.build(embeddings)
 
     def n_train(self, n: int) -> int:
         """How many of ``n`` gallery vectors train the index (all of them, unless a subclass says)."""
         return n
 
-    def training_sample(self, x: np.ndarray) -> np.ndarray:
-        """A seeded sample of ``n_train(len(x))`` rows of ``x`` (``x`` itself when that is all)."""
-        size = self.n_train(len(x))
-        if size >= len(x):
-            return x
-        return x[np.random.default_rng(0).choice(len(x), size=size, replace=False)]
+    def training_sample(self, v: Vectors) -> np.ndarray:
+        """A seeded sample of ``n_train(len(v))`` rows (every row when that is all)."""
+        return v.sample(self.n_train(len(v)))[1]
 
 
 class FlatIndex(IndexSpec):
@@ -114,14 +157,15 @@ class IVFFlatIndex(IndexSpec):
 
     Trained on the gallery, or a seeded sample of ``train_size`` of it. With too few training
     vectors for ``nlist`` (FAISS wants ~39 per centroid) ``nlist`` is lowered with a warning, or,
-    with ``pin_nlist: true``, the build fails with the numbers.
+    with ``pin_nlist: true``, the build fails with the numbers. ``build_on_disk`` adds the rows a
+    block at a time (ids = row numbers) and merges the blocks' lists into one ``.ivfdata`` file.
     """
 
     kind = "ivf"
 
     def __init__(self, metric: str = "l2", nlist: int = 1024, nprobe: int = 16, pin_nlist: bool = False,
-                 train_size: int | None = None):
-        super().__init__(metric)
+                 train_size: int | None = None, max_memory: int | str | None = None):
+        super().__init__(metric, max_memory)
         self.nlist, self.pin_nlist = at_least("index.nlist", nlist), bool(pin_nlist)
         self.params.update(nlist=self.nlist, nprobe=at_least("index.nprobe", nprobe),
                            train_size=None if train_size is None else int(train_size))
@@ -141,6 +185,43 @@ class IVFFlatIndex(IndexSpec):
         index.nprobe = self.params["nprobe"]
         return index
 
+    def code_bytes(self, dim: int) -> int:
+        """Bytes an indexed vector takes in the inverted lists: its code and its 8-byte id."""
+        return dim * 4 + 8
+
+    def fixed_bytes(self, n: int, dim: int) -> int:
+        """Bytes held whatever the gallery size: the training sample and the coarse centroids."""
+        return (self.n_train(n) + self.nlist) * dim * 4
+
+    def memory_needed(self, n, dim):
+        return self.fixed_bytes(n, dim) + n * self.code_bytes(dim)
+
+    def build_on_disk(self, embeddings, ivfdata: Path) -> faiss.Index:
+        """Train on a seeded sample, add the rows a block at a time into copies of the trained index
+        (each written to a temporary file beside ``ivfdata``), then merge every block's lists into
+        ``ivfdata`` (``merge_ondisk``). Memory: the sample, the centroids and one block (sized to
+        ``max_memory``); the lists themselves are written to disk."""
+        v = as_vectors(embeddings)
+        fixed = self.fixed_bytes(len(v), v.dim)
+        per_row = 2 * (v.dim * 4 + self.code_bytes(v.dim))          # the chunk read + its codes
+        self.check_memory(fixed + per_row * 1024, "training on the sample",
+                          "raise it, or lower index.train_size / index.nlist")
+        block_rows = max(1024, (self.max_memory - fixed) // per_row) if self.max_memory else 1 << 20
+        index = self.make(v.dim, len(v))
+        index.train(self.training_sample(v))
+        with tempfile.TemporaryDirectory(dir=Path(ivfdata).parent, prefix=".blocks.") as tmp:
+            blocks = []
+            for start, chunk in v.chunks(block_rows):
+                block = faiss.clone_index(index)
+                block.add_with_ids(chunk, np.arange(start, start + len(chunk), dtype=np.int64))
+                blocks.append(f"{tmp}/block{len(blocks)}.faiss")
+                faiss.write_index(block, blocks[-1])
+                del block
+            with quiet_stdout():                     # FAISS reports each resize of the file
+                merge_ondisk(index, blocks, str(ivfdata))
+        self.params["on_disk"] = True
+        return index
+
 
 class IVFPQIndex(IVFFlatIndex):
     """IVF whose vectors are product-quantised: ``m`` sub-vectors of ``nbits`` bits each.
@@ -152,8 +233,8 @@ class IVFPQIndex(IVFFlatIndex):
     kind = "ivfpq"
 
     def __init__(self, metric: str = "l2", nlist: int = 1024, m: int = 16, nbits: int = 8, nprobe: int = 32,
-                 pin_nlist: bool = False, train_size: int | None = None):
-        super().__init__(metric, nlist, nprobe, pin_nlist, train_size)
+                 pin_nlist: bool = False, train_size: int | None = None, max_memory: int | str | None = None):
+        super().__init__(metric, nlist, nprobe, pin_nlist, train_size, max_memory)
         if int(m) < 1 or not 1 <= int(nbits) <= 16:
             raise ValueError(f"index.m must be >= 1 and index.nbits in 1..16, got m={m}, nbits={nbits}")
         self.params.update(m=int(m), nbits=int(nbits))
@@ -162,6 +243,9 @@ class IVFPQIndex(IVFFlatIndex):
         if dim % self.params["m"]:
             raise ValueError(f"index.m={self.params['m']} must divide the embedding dimension {dim} "
                              f"(model.embedding_dim / model.embedding)")
+
+    def code_bytes(self, dim: int) -> int:
+        return math.ceil(self.params["m"] * self.params["nbits"] / 8) + 8
 
     def make(self, dim, n):
         self.check(dim)
@@ -182,10 +266,14 @@ class HNSWIndex(IndexSpec):
 
     kind = "hnsw"
 
-    def __init__(self, metric: str = "l2", M: int = 32, ef_construction: int = 200, ef_search: int = 64):
-        super().__init__(metric)
+    def __init__(self, metric: str = "l2", M: int = 32, ef_construction: int = 200, ef_search: int = 64,
+                 max_memory: int | str | None = None):
+        super().__init__(metric, max_memory)
         self.params.update(M=at_least("index.M", M), ef_construction=at_least("index.ef_construction", ef_construction),
                            ef_search=at_least("index.ef_search", ef_search))
+
+    def memory_needed(self, n, dim):
+        return n * (dim * 4 + 2 * self.params["M"] * 4)          # vectors + level-0 links (2·M ids)
 
     def make(self, dim, n):
         index = faiss.IndexHNSWFlat(dim, self.params["M"], METRICS[self.metric])
@@ -197,45 +285,72 @@ class HNSWIndex(IndexSpec):
 class AutoIndex(IndexSpec):
     """The index chosen from the gallery's size and tuned to a recall target at build time.
 
-    Below ``flat_below`` vectors: exact ``FlatIndex``. Above: IVF-Flat with ``nlist = 4·√N`` cells
+    Below ``flat_below`` vectors: exact ``FlatIndex``. Above: IVF with ``nlist = 4·√N`` cells
     (rounded to a power of two; FAISS's guideline is 4–16·√N), trained on a seeded sample of
-    ``POINTS_PER_CENTROID · nlist`` vectors, and the smallest ``nprobe`` of 1, 2, 4, … whose recall@k
-    against exact search on ``queries`` held-out gallery vectors reaches ``target_recall``. The
-    choice, the measured recall and the queries per second go into ``params`` (and ``index.json``).
+    ``POINTS_PER_CENTROID · nlist`` vectors — IVF-Flat, or IVF-PQ (``D/4`` sub-vectors of 8 bits,
+    16× smaller) when the flat vectors (4·N·D bytes) would not fit ``max_memory`` — and the smallest
+    ``nprobe`` of 1, 2, 4, … whose recall@k against exact search on ``queries`` gallery vectors
+    reaches ``target_recall`` (warned when no ``nprobe`` does). The choice, the measured recall and
+    the queries per second go into ``params`` (and ``index.json``).
     """
 
     kind = "auto"
 
     def __init__(self, metric: str = "l2", flat_below: int = 100_000, target_recall: float = 0.95, k: int = 10,
-                 queries: int = 1000):
-        super().__init__(metric)
+                 queries: int = 1000, max_memory: int | str | None = None):
+        super().__init__(metric, max_memory)
         if not 0 < float(target_recall) <= 1:
             raise ValueError(f"index.target_recall must be in (0, 1], got {target_recall}")
         self.flat_below, self.target_recall = at_least("index.flat_below", flat_below, 1), float(target_recall)
         self.k, self.queries = at_least("index.k", k), at_least("index.queries", queries)
 
-    def build(self, embeddings: np.ndarray) -> faiss.Index:
-        x = _as_matrix(embeddings)
-        if len(x) < self.flat_below:
-            self.params.update(layout="flat", recall=1.0)
-            return FlatIndex(self.metric).build(x)
-        nlist = 2 ** round(math.log2(4 * math.sqrt(len(x))))
-        ivf = IVFFlatIndex(self.metric, nlist=nlist, nprobe=1,
-                           train_size=min(len(x), POINTS_PER_CENTROID * nlist))
-        index = ivf.build(x)
-        rng = np.random.default_rng(0)
-        queries = x[rng.choice(len(x), size=min(self.queries, len(x)), replace=False)]
-        _, truth = faiss.knn(queries, x, self.k, metric=METRICS[self.metric])
-        for nprobe in (2 ** p for p in range(int(math.log2(ivf.params["nlist"])) + 1)):
+    def choose(self, v: Vectors) -> IndexSpec:
+        """The layout for ``v``: Flat, IVF-Flat or IVF-PQ (see the class docstring)."""
+        if len(v) < self.flat_below:
+            return FlatIndex(self.metric, self.max_memory)
+        nlist = 2 ** round(math.log2(4 * math.sqrt(len(v))))
+        common = dict(metric=self.metric, nlist=nlist, nprobe=1, train_size=min(len(v), POINTS_PER_CENTROID * nlist),
+                      max_memory=self.max_memory)
+        if self.max_memory is None or v.nbytes <= self.max_memory:
+            return IVFFlatIndex(**common)
+        m = max(d for d in range(1, v.dim + 1) if v.dim % d == 0 and d <= max(1, v.dim // 4))
+        return IVFPQIndex(m=m, nbits=8, **common)
+
+    def build(self, embeddings) -> faiss.Index:
+        return self._tuned(as_vectors(embeddings), None)
+
+    def build_on_disk(self, embeddings, ivfdata: Path) -> faiss.Index:
+        return self._tuned(as_vectors(embeddings), ivfdata)
+
+    def _tuned(self, v: Vectors, ivfdata: Path | None) -> faiss.Index:
+        spec = self.choose(v)
+        index = spec.build(v) if ivfdata is None else spec.build_on_disk(v, ivfdata)
+        layout = {"flat": "flat", "ivf": "ivf", "ivfpq": "ivfpq"}[spec.kind]
+        if spec.kind == "flat":
+            self.params.update(layout=layout, recall=1.0)
+            return index
+        _, queries = v.sample(min(self.queries, len(v)))
+        _, truth = exact_knn(queries, v, self.k, METRICS[self.metric])
+        best = (-1.0, 1, 0.0)
+        for nprobe in (2 ** p for p in range(int(math.log2(spec.params["nlist"])) + 1)):
             index.nprobe = nprobe
             start = time.perf_counter()
             _, found = index.search(queries, self.k)
             qps = len(queries) / max(time.perf_counter() - start, 1e-9)
             recall = recall_at_k(found, truth)
+            best = max(best, (recall, -nprobe, qps))
             if recall >= self.target_recall:
                 break
-        self.params.update(layout="ivf", nlist=ivf.params["nlist"], nprobe=int(index.nprobe), recall=recall,
-                           queries_per_second=round(qps), target_recall=self.target_recall)
+        recall, nprobe, qps = best[0], -best[1], best[2]
+        if recall < self.target_recall:
+            warnings.warn(f"index=auto ({layout}): no nprobe reaches index.target_recall={self.target_recall} "
+                          f"(best recall@{self.k} {recall:.3f} at nprobe {nprobe})"
+                          + ("; raise index.max_memory so that IVF-Flat fits" if layout == "ivfpq" else ""),
+                          stacklevel=2)
+        index.nprobe = nprobe
+        self.params.update({key: value for key, value in spec.params.items() if key != "metric"})
+        self.params.update(layout=layout, nprobe=nprobe, recall=recall, queries_per_second=round(qps),
+                           target_recall=self.target_recall)
         return index
 
 
@@ -287,24 +402,22 @@ def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean([len(set(t) & set(f)) / k for t, f in zip(truth.tolist(), found.tolist())]))
 
 
-def measure_recall(index: faiss.Index, embeddings: np.ndarray, k: int = 10, sample: int = 1000,
-                   seed: int = 0) -> float:
+def measure_recall(index: faiss.Index, embeddings, k: int = 10, sample: int = 1000, seed: int = 0) -> float:
     """Recall@k of ``index`` against exact search, over a seeded sample of the indexed vectors.
 
-    For each sampled vector used as a query: ``|approximate top-k ∩ exact top-k| / k``, averaged.
-    Exact search uses the same metric (a ``FlatIndex``), so for a flat index the recall is 1.
+    For each sampled vector (an array's or ``Vectors``' row) used as a query:
+    ``|approximate top-k ∩ exact top-k| / k``, averaged. Exact search (``exact_knn``, streamed over
+    the rows) uses the index's metric, so for a flat index the recall is 1.
     """
-    x = _as_matrix(embeddings)
-    k = min(k, len(x))
-    queries = x[np.random.default_rng(seed).choice(len(x), size=min(sample, len(x)), replace=False)]
-    exact = faiss.IndexFlat(x.shape[1], index.metric_type)
-    exact.add(x)
-    _, truth = exact.search(queries, k)
+    v = as_vectors(embeddings)
+    k = min(k, len(v))
+    _, queries = v.sample(min(sample, len(v)), seed)
+    _, truth = exact_knn(queries, v, k, index.metric_type)
     _, found = index.search(queries, k)
     return recall_at_k(found, truth)
 
 
-def index_description(spec: IndexSpec, gallery: np.ndarray, index: faiss.Index, k: int = 10,
+def index_description(spec: IndexSpec, gallery, index: faiss.Index, k: int = 10,
                       sample: int = 1000, floor: float = 0.9) -> dict:
     """index.json entries of a built index: its kind, parameters and recall@k against exact search
     (``measure_recall``), with a warning when the recall is below ``floor``."""
@@ -313,69 +426,3 @@ def index_description(spec: IndexSpec, gallery: np.ndarray, index: faiss.Index, 
         warnings.warn(f"index={spec.kind}: recall@{k} against exact search is {recall:.3f}, below "
                       f"recall_check.floor={floor}; raise nprobe / ef_search or use index=flat", stacklevel=2)
     return {"index_kind": spec.kind, "index_params": spec.params, f"recall_at_{int(k)}": recall}
-
-
-def index_file(directory: Path, meta: dict) -> Path:
-    """The index file an ``index.json`` names (``index.faiss`` for directories of earlier versions)."""
-    return Path(directory) / meta.get("index_file", LEGACY_INDEX_FILE)
-
-
-def _remove_unreferenced(directory: Path, keep: str) -> None:
-    """Remove index files other than ``keep`` and temporary files left by an interrupted write."""
-    for path in directory.iterdir():
-        if path.name != keep and INDEX_FILE_PATTERN.fullmatch(path.name) and path.is_file():
-            path.unlink(missing_ok=True)
-
-
-def save_index(directory: Path, index: faiss.Index, labels: np.ndarray, **metadata) -> dict:
-    """Write the index file, then ``index.json`` (the commit point), into ``directory``; returns the
-    metadata written. See the module docstring for why a crash never loses the previous index."""
-    labels = np.asarray(labels).reshape(-1)
-    if len(labels) != index.ntotal:
-        raise ValueError(f"{len(labels)} labels for an index of {index.ntotal} vectors")
-    data = faiss.serialize_index(index).tobytes()
-    digest = hashlib.sha256(data).hexdigest()
-    name = f"index.{digest[:12]}.faiss"
-    metric = "ip" if index.metric_type == faiss.METRIC_INNER_PRODUCT else "l2"
-    meta = {"dim": int(index.d), "count": int(index.ntotal), "metric": metric,
-            "distance": "euclidean, converted from FAISS's values by siamese.index.to_distance",
-            "index_type": type(index).__name__, "labels": labels.tolist(),
-            "index_file": name, "index_sha256": digest, **metadata}
-    directory = Path(directory)
-    atomic_write_many({directory / name: data})
-    atomic_write_many({directory / META_FILE: json_bytes(meta)})
-    _remove_unreferenced(directory, keep=name)
-    return meta
-
-
-def load_index(directory: Path, mmap: bool = False) -> tuple[faiss.Index, dict]:
-    """Read an index directory written by ``save_index``; checks that file and metadata agree.
-
-    ``mmap``: map the index file's vectors instead of reading them (``IO_FLAG_MMAP_IFC``, read-only):
-    a matcher starts without reading a large gallery into memory; the kernel pages in what searches touch.
-    """
-    directory = Path(directory)
-    if not (directory / META_FILE).is_file():
-        raise FileNotFoundError(f"{str(directory / META_FILE)!r} is missing: not an index directory")
-    try:
-        meta = json.loads((directory / META_FILE).read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{directory / META_FILE}: not valid JSON ({err}); export the index again") from None
-    path = index_file(directory, meta)
-    if not path.is_file():
-        raise FileNotFoundError(f"{str(path)!r} is missing: {directory}/index.json names it; export the index again")
-    if meta.get("index_sha256") not in (None, sha256_file(path)):
-        raise ValueError(f"{directory}: {path.name} is not the file index.json describes (sha256 differs); "
-                         "export the index again")
-    try:
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path}: not a readable FAISS index (truncated or damaged: {first}); "
-                         "export the index again") from None
-    if meta.get("dim") != index.d or meta.get("count") != index.ntotal or len(meta["labels"]) != index.ntotal:
-        raise ValueError(
-            f"{directory}: {path.name} holds {index.ntotal} vectors of dim {index.d} but index.json "
-            f"says count={meta.get('count')}, dim={meta.get('dim')}, {len(meta.get('labels', []))} labels"
-        )
-    return index, meta

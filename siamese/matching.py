@@ -15,7 +15,8 @@ from omegaconf import DictConfig, ListConfig
 
 from siamese.checks import at_least, one_of
 from siamese.imaging import IMAGE_SUFFIXES, UNREADABLE_IMAGE_ERRORS, read_image, scan_image_tree
-from siamese.index import labels_of, load_index, search
+from siamese.index import labels_of, search
+from siamese.index_store import GalleryPaths, gallery_labels, load_index
 
 
 def query_paths(query: Path) -> list[Path]:
@@ -39,6 +40,7 @@ class IndexMatcher:
 
     def __init__(self, index_dir: Path, required: tuple[str, ...] = ("image",)):
         self.index, self.meta = load_index(index_dir, mmap=True)
+        self.labels, self.paths = gallery_labels(index_dir, self.meta), GalleryPaths(index_dir, self.meta)
         for key in required:
             if self.meta.get(key) is None:
                 raise ValueError(f"{index_dir}/index.json has no {key!r}: write it with scripts/train.py or "
@@ -70,8 +72,8 @@ class IndexMatcher:
 
     def neighbours(self, paths: list[Path], k: int) -> list[dict]:
         dist, ids = search(self.index, self.embed(paths), k)
-        labels = labels_of(ids, np.asarray(self.meta["labels"]))
-        classes, stored = self.meta.get("classes"), self.meta.get("paths")
+        labels = labels_of(ids, self.labels)
+        classes, stored = self.meta.get("classes"), self.paths
         return [{"query": str(q), "neighbours": [
             {"rank": r + 1, "id": int(i), "label": classes[lab] if classes and lab >= 0 else int(lab),
              "path": stored[i] if stored and i >= 0 else None, "distance": float(dv),

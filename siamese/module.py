@@ -77,6 +77,7 @@ class SiameseModule(pl.LightningModule):
             raise ValueError(f"optimizer.backbone_lr_mult must be >= 0, got {backbone_lr_mult}")
         self.loss.bind(net, num_classes)   # single-embedding losses train the tower's model embedding
         self._val: list[dict[str, np.ndarray]] = []
+        self.images_seen = 0     # training images (2 per pair) through this rank's tower; kept on resume
 
     def forward(self, x1: Tensor, x2: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """Per-stage embeddings of both sides: one tower call on ``cat([x1, x2])`` (2B images)."""
@@ -97,12 +98,19 @@ class SiameseModule(pl.LightningModule):
         self._agree_finite(bad is not None, lambda: "the loss term " + (
             self.loss_name if bad == "loss" else f"{self.loss_name}/{bad}") + f" is {out[bad].item()}")
         b = batch["x1"].shape[0]
+        self.images_seen += 2 * b
         self.log("train/loss", out["loss"], prog_bar=True, batch_size=b)
         for name, value in out.items():
             if name != "loss":
                 self.log(f"train/{name}", value, batch_size=b)
         self._monitor_spread(torch.cat([self.net.final(e1), self.net.final(e2)]).detach().float())
         return out["loss"]
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["images_seen"] = self.images_seen
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.images_seen = int(checkpoint.get("images_seen", 0))
 
     def on_after_backward(self) -> None:
         bad = next((name for name, param in self.named_parameters()

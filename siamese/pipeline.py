@@ -32,7 +32,8 @@ from siamese.data import PairDataModule
 from siamese.data.pair_files import read_lfw_pairs
 from siamese.evaluation import Evaluation, EvaluationSettings
 from siamese.evaluation import evaluate as evaluate_model
-from siamese.index import IndexSpec, index_description, load_index, save_index
+from siamese.index import IndexSpec, index_description
+from siamese.index_store import gallery_labels, load_index, save_index
 from siamese.lightning import AtomicCheckpointIO, RunDirectoryLock, log_report_images
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
@@ -158,7 +159,8 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback]) -> dict:
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     training = {"seconds": time.perf_counter() - start, "steps": int(trainer.global_step),
-                "epochs": int(trainer.current_epoch), "processes": int(trainer.world_size)}
+                "epochs": int(trainer.current_epoch), "processes": int(trainer.world_size),
+                "images_seen": module.images_seen * int(trainer.world_size)}   # equal batches per rank
     if not trainer.is_global_zero:
         return {}
 
@@ -197,14 +199,14 @@ def _evaluate(cfg: DictConfig, run_dir: Path, train_cfg: DictConfig) -> dict:
     module, datamodule = build(train_cfg)
     checkpoint = resolve_checkpoint(run_dir, cfg.checkpoint)
     load_weights(module, checkpoint)
-    index, meta = load_index(run_dir)
+    index, meta = load_index(run_dir, verify=True)
     digest = sha256_file(checkpoint)
-    gallery_labels = np.asarray(meta["labels"])
+    labels = np.asarray(gallery_labels(run_dir, meta))
     if meta.get("checkpoint_sha256") != digest:
         warnings.warn(f"index.json was built from another checkpoint than {checkpoint.name}: "
                       "the gallery is embedded afresh for this evaluation (the index files are left as they are)",
                       stacklevel=2)
-        index, gallery_labels = None, None
+        index, labels = None, None
     result = evaluate_model(module.net, datamodule, settings, index=index,
-                            gallery_labels=gallery_labels, test_pairs=test_pairs)
+                            gallery_labels=labels, test_pairs=test_pairs)
     return _finish(run_dir, result, checkpoint, digest, train_cfg)

@@ -1,12 +1,13 @@
-"""What the tests share: tiny data trees in each source's layout, Hydra composition of conf/, the
-real scripts run in a subprocess, and a fault injector. Test files import from here, never from
-each other."""
+"""What the tests share: tiny data trees in each source's layout, embedding-like vectors, Hydra
+composition of conf/, the real scripts run in a subprocess, and a fault injector. Test files import
+from here, never from each other."""
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
@@ -103,7 +104,7 @@ def index_bytes(directory: Path) -> bytes:
     """The bytes of the index file that ``directory/index.json`` names."""
     import json
 
-    from siamese.index import index_file
+    from siamese.index_store import index_file
 
     return index_file(directory, json.loads((directory / "index.json").read_text())).read_bytes()
 
@@ -140,3 +141,16 @@ class FaultInjector(pl.Callback):
         if trainer.global_step == self.nan_at_step:
             with torch.no_grad():
                 pl_module.net.heads[self.nan_stage - 1].weight[0, 0] = float("nan")
+
+
+def unit_vectors(n, d, seed=0):
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def clustered(n, d, identities, seed=0):
+    """Embedding-like vectors: identities' centres on the sphere, members spread around them, unit norm."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(identities, d))
+    x = centres[rng.integers(0, identities, n)] + 0.35 * rng.normal(size=(n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)

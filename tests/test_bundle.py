@@ -50,7 +50,7 @@ def test_bundle_top_k_equals_the_run_and_the_files_are_manifested(bundled, capsy
         assert [n["id"] for n in ours[0]["neighbours"]] == [n["id"] for n in theirs[0]["neighbours"]]
     manifest = json.loads((out / "manifest.json").read_text())["files"]
     meta = json.loads((out / "index.json").read_text())
-    assert set(manifest) == {"model.onnx", "index.json", meta["index_file"]}
+    assert set(manifest) == {"model.onnx", "index.json", *(entry["name"] for entry in meta["files"].values())}
     assert meta["image"] == {"size": 16, "channels": 1, "resize": "stretch"} and meta["threshold"] is not None
 
 

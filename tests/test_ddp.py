@@ -126,8 +126,9 @@ def test_a_two_process_run_equals_one_process_and_resumes_across_two_torchrun_ma
     # rank 0 alone wrote the artefacts: one report, one index, one log with one header
     report = json.loads((straight / "report.json").read_text())
     assert report["training"]["processes"] == 2
-    assert sorted(p.name for p in straight.glob("index*")) == sorted(
-        [json.loads((straight / "index.json").read_text())["index_file"], "index.json"])
+    files = json.loads((straight / "index.json").read_text())["files"]
+    assert sorted(p.name for p in straight.glob("*") if p.suffix in (".faiss", ".npy", ".json") and
+                  p.name != "report.json") == sorted([e["name"] for e in files.values()] + ["index.json"])
     assert (straight / "logs" / "metrics.csv").read_text().count("epoch,") == 1
 
     # one epoch, then resumed by two torchrun "machines" (one process each, 127.0.0.1) for the second

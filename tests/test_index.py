@@ -1,17 +1,12 @@
-"""FAISS export: round trip, distance conversion, metadata checks, atomic writes."""
-import json
-import os
-
+"""FAISS indexes: search, distance conversion, every type's build and round trip, recall, index=auto,
+and the on-disk build from shards."""
 import numpy as np
 import pytest
 
+from helpers import clustered, unit_vectors
 from siamese import index as idx
-from siamese.atomic import atomic_write_many, json_bytes
-
-
-def unit_vectors(n, d, seed=0):
-    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+from siamese import index_store as store
+from siamese.vectors import ArrayVectors, ShardVectors, exact_knn
 
 
 def test_search_returns_euclidean_distances_of_the_true_neighbours():
@@ -34,92 +29,6 @@ def test_leave_one_out_never_returns_the_query_itself():
     assert np.allclose(dist, np.sort(brute, axis=1)[:, :5], atol=1e-5)
 
 
-def test_saved_index_loads_and_answers_the_same(tmp_path):
-    gallery, queries = unit_vectors(300, 8), unit_vectors(20, 8, seed=2)
-    labels = np.arange(300) % 7
-    index = idx.build_flat_index(gallery)
-    idx.save_index(tmp_path, index, labels, checkpoint="ckpt/best.ckpt", threshold=0.7)
-    loaded, meta = idx.load_index(tmp_path)
-    d0, i0 = idx.search(index, queries, 10)
-    d1, i1 = idx.search(loaded, queries, 10)
-    assert np.array_equal(i0, i1) and np.array_equal(d0, d1)
-    assert meta["labels"] == labels.tolist() and meta["dim"] == 8 and meta["count"] == 300
-    assert meta["checkpoint"] == "ckpt/best.ckpt" and meta["threshold"] == 0.7
-
-
-def test_metadata_that_disagrees_with_the_index_is_refused(tmp_path):
-    idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(5, 4)), np.zeros(5))
-    meta = json.loads((tmp_path / "index.json").read_text())
-    meta["count"] = 6
-    (tmp_path / "index.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match=r"index\.[0-9a-f]{12}\.faiss holds 5 vectors of dim 4 but index\.json says "
-                                         r"count=6"):
-        idx.load_index(tmp_path)
-
-
-def test_missing_files_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"index\.json' is missing: not an index directory"):
-        idx.load_index(tmp_path)
-    meta = idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(5, 4)), np.zeros(5))
-    (tmp_path / meta["index_file"]).unlink()
-    with pytest.raises(FileNotFoundError, match=r"index\.[0-9a-f]{12}\.faiss' is missing: .*index\.json names it"):
-        idx.load_index(tmp_path)
-
-
-def test_a_save_killed_before_its_commit_leaves_the_previous_index_and_the_next_save_cleans_up(tmp_path, monkeypatch):
-    old = unit_vectors(30, 4, seed=1)
-    idx.save_index(tmp_path, idx.build_flat_index(old), np.zeros(30), threshold=0.5)
-    real_write = idx.atomic_write_many
-
-    def killed_at_commit(files):
-        if any(path.name == idx.META_FILE for path in files):
-            (tmp_path / ".index.json.abc123.tmp").write_text("{half")    # what a kill mid-write leaves
-            raise KeyboardInterrupt
-        real_write(files)
-
-    monkeypatch.setattr(idx, "atomic_write_many", killed_at_commit)
-    with pytest.raises(KeyboardInterrupt):
-        idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(40, 4, seed=2)), np.ones(40), threshold=0.9)
-    loaded, meta = idx.load_index(tmp_path)                    # the previous index, whole
-    assert loaded.ntotal == 30 and meta["threshold"] == 0.5
-    np.testing.assert_array_equal(loaded.reconstruct_n(0, 30), old)
-
-    monkeypatch.setattr(idx, "atomic_write_many", real_write)
-    meta = idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(40, 4, seed=2)), np.ones(40))
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([meta["index_file"], "index.json"])
-
-
-def test_a_damaged_index_file_is_named_not_a_raw_faiss_error(tmp_path):
-    meta = idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(50, 8)), np.zeros(50))
-    path = tmp_path / meta["index_file"]
-    path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(ValueError, match=r"sha256 differs"):
-        idx.load_index(tmp_path)
-    del meta["index_sha256"]                                    # older directories have no sha
-    (tmp_path / "index.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match=r"not a readable FAISS index \(truncated or damaged"):
-        idx.load_index(tmp_path)
-
-
-def test_label_count_must_match(tmp_path):
-    with pytest.raises(ValueError, match="3 labels for an index of 5 vectors"):
-        idx.save_index(tmp_path, idx.build_flat_index(unit_vectors(5, 4)), np.zeros(3))
-
-
-def test_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path, monkeypatch):
-    target = tmp_path / "report.json"
-    atomic_write_many({target: json_bytes({"version": 1})})
-
-    def crash(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write_many({target: json_bytes({"version": 2})})
-    assert json.loads(target.read_text()) == {"version": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
-
-
 SPECS = {
     "flat": lambda: idx.FlatIndex(),
     "flat-ip": lambda: idx.FlatIndex(metric="ip"),
@@ -130,13 +39,15 @@ SPECS = {
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
+
+
 def test_every_index_type_round_trips_with_identical_results(name, tmp_path):
     gallery, queries = unit_vectors(800, 16, seed=4), unit_vectors(25, 16, seed=5)
     index = SPECS[name]().build(gallery)
     assert index.is_trained and index.ntotal == 800
-    idx.save_index(tmp_path, index, np.arange(800) % 3)
-    loaded, meta = idx.load_index(tmp_path)
-    mapped, _ = idx.load_index(tmp_path, mmap=True)           # what a matcher opens: memory-mapped, read-only
+    store.save_index(tmp_path, index, np.arange(800) % 3)
+    loaded, meta = store.load_index(tmp_path)
+    mapped, _ = store.load_index(tmp_path, mmap=True)           # what a matcher opens: memory-mapped, read-only
     d0, i0 = idx.search(index, queries, 10)
     for other in (loaded, mapped):
         d1, i1 = idx.search(other, queries, 10)
@@ -196,19 +107,6 @@ def test_no_result_ids_never_get_a_label():
     assert idx.labels_of(np.array([[2, -1]]), np.array([7, 8, 9])).tolist() == [[9, -1]]
 
 
-def test_failed_index_write_leaves_both_previous_files(tmp_path, monkeypatch):
-    idx.save_index(tmp_path, idx.FlatIndex().build(unit_vectors(5, 4)), np.zeros(5))
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-
-    def crash(src, dst):
-        raise KeyboardInterrupt  # Ctrl-C while renaming
-
-    monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(KeyboardInterrupt):
-        idx.save_index(tmp_path, idx.FlatIndex().build(unit_vectors(7, 4)), np.zeros(7))
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
-
-
 def test_empty_gallery_is_a_clear_error():
     with pytest.raises(ValueError, match=r"embeddings must be a non-empty \(N, D\) array"):
         idx.FlatIndex().build(np.zeros((0, 4), dtype=np.float32))
@@ -224,14 +122,6 @@ def test_recall_below_the_floor_is_warned(tmp_path):
     assert meta["recall_at_10"] < 0.99 and meta["index_params"]["nprobe"] == 1
 
 
-def clustered(n, d, identities, seed=0):
-    """Embedding-like vectors: identities' centres on the sphere, members spread around them, unit norm."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(identities, d))
-    x = centres[rng.integers(0, identities, n)] + 0.35 * rng.normal(size=(n, d))
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-
-
 def test_auto_index_falls_back_to_flat_when_tiny_and_meets_its_recall_target_when_large():
     tiny = idx.AutoIndex(flat_below=1000)
     assert isinstance(tiny.build(unit_vectors(300, 8)), idx.faiss.IndexFlat) and tiny.params["layout"] == "flat"
@@ -244,3 +134,55 @@ def test_auto_index_falls_back_to_flat_when_tiny_and_meets_its_recall_target_whe
     assert idx.measure_recall(index, x, k=10, sample=500, seed=1) >= 0.93    # on other queries too
     with pytest.raises(ValueError, match=r"index\.target_recall must be in \(0, 1\], got 1\.5"):
         idx.AutoIndex(target_recall=1.5)
+
+
+def write_shards(folder, x, parts):
+    """``x`` cut into ``parts`` consecutive ``.npy`` shards (the layout an export writes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, piece in enumerate(np.array_split(x, parts)):
+        paths.append(folder / f"part-{k:05d}.emb.npy")
+        np.save(paths[-1], piece)
+    return paths
+
+
+def test_an_on_disk_build_from_four_shards_answers_like_the_in_memory_index(tmp_path):
+    x, queries = clustered(200_000, 16, identities=500), clustered(200, 16, identities=500, seed=3)
+    shards = ShardVectors(write_shards(tmp_path / "shards", x, 4))
+    assert len(shards) == 200_000 and np.array_equal(shards.take(np.array([5, 199_999, 50_000])),
+                                                      x[[5, 199_999, 50_000]])
+    spec = dict(nlist=256, nprobe=8, train_size=20_000)
+    in_memory = idx.IVFFlatIndex(**spec).build(x)
+    on_disk_spec = idx.IVFFlatIndex(**spec, max_memory="40MB")           # one block a shard (50 k rows)
+    on_disk = on_disk_spec.build_on_disk(shards, tmp_path / "index.0123456789ab.ivfdata")
+    assert on_disk_spec.params["on_disk"] and (tmp_path / "index.0123456789ab.ivfdata").stat().st_size > 0
+    d0, i0 = idx.search(in_memory, queries, 10)
+    d1, i1 = idx.search(on_disk, queries, 10)
+    assert np.array_equal(i0, i1) and np.allclose(d0, d1, atol=1e-6)
+    assert not list(tmp_path.glob(".blocks.*"))                          # temporary blocks removed
+
+
+def test_streamed_exact_search_equals_one_flat_search():
+    x, queries = unit_vectors(5000, 8), unit_vectors(30, 8, seed=1)
+    for metric in ("l2", "ip"):
+        flat = idx.FlatIndex(metric=metric).build(x)
+        expected = flat.search(queries, 7)
+        got = exact_knn(queries, ArrayVectors(x), 7, idx.METRICS[metric])   # 1 chunk
+        small = ShardVectors.__new__(ShardVectors)                          # 3 uneven chunks of x
+        small.parts, small.dim = [x[:1000], x[1000:1001], x[1001:]], 8
+        small.offsets = np.cumsum([0, 1000, 1, 4000 - 1])
+        for values, rows in (got, exact_knn(queries, small, 7, idx.METRICS[metric])):
+            assert np.array_equal(rows, expected[1]) and np.allclose(values, expected[0], atol=1e-5)
+
+
+def test_max_memory_picks_ivfpq_for_auto_and_refuses_an_in_memory_build_that_cannot_fit():
+    x = clustered(3000, 16, identities=30)
+    auto = idx.AutoIndex(flat_below=1000, max_memory="100KB", queries=100, target_recall=0.5)
+    assert isinstance(auto.choose(ArrayVectors(x)), idx.IVFPQIndex)     # 3000 × 16 × 4 = 192 KB > 100 KB
+    assert isinstance(idx.AutoIndex(flat_below=1000, max_memory="1MB").choose(ArrayVectors(x)), idx.IVFFlatIndex)
+    with pytest.raises(MemoryError, match=r"index=flat: holding 3,000 × 16 vectors in memory needs about 0\.2 MB "
+                                          r"but index\.max_memory=0\.1 MB"):
+        idx.FlatIndex(max_memory="100KB").build(x)
+    with pytest.raises(ValueError, match=r"index\.max_memory must be a size like 2GB, 512MiB .* got '2 bananas'"):
+        idx.FlatIndex(max_memory="2 bananas")
+    assert idx.parse_bytes("k", "1.5GiB") == 3 * 2 ** 29 and idx.parse_bytes("k", 1000) == 1000

@@ -8,7 +8,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from siamese.index import FlatIndex, save_index
+from siamese.index import FlatIndex
+from siamese.index_store import save_index
 from siamese.matcher_torch import TowerMatcher as Matcher
 from siamese.matching import match, query_paths
 from siamese.nets import ConvTower

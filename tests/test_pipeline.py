@@ -22,7 +22,8 @@ from helpers import (
 )
 from siamese.evaluation import embed_images
 from siamese.export import export
-from siamese.index import load_index, search
+from siamese.index import search
+from siamese.index_store import GalleryPaths, gallery_labels, load_index
 from siamese.matching import match
 from siamese.pipeline import build, evaluate, train
 from siamese.runs import load_tower, run_config
@@ -74,7 +75,7 @@ def test_train_script_writes_index_and_report(loss, trained_runs):
     _, datamodule = build(cfg)
     net = load_tower(cfg.model, Path(report["checkpoint"]))
     gallery, labels = embed_images(net, datamodule.images_dataloader("train"))
-    assert meta["labels"] == labels.tolist()
+    assert gallery_labels(run_dir, meta).tolist() == labels.tolist()
     queries, _ = embed_images(net, datamodule.images_dataloader("test"))
     _, ids = search(index, queries, k=5)
     brute = np.linalg.norm(queries[:, None] - gallery[None], axis=2)
@@ -85,7 +86,7 @@ def test_class_split_runs_and_reports_unseen_class_retrieval(tmp_path):
     report = train(compose_config("train", [*SMALL, f"run_dir={tmp_path}", "loss=dcontrastive", "data.split=classes"]))
     assert report["split"] == "classes" and report["retrieval"]["gallery"] == "val"
     _, meta = load_index(tmp_path)
-    assert set(meta["labels"]) == {7, 8, 9}
+    assert set(gallery_labels(tmp_path, meta).tolist()) == {7, 8, 9}
 
 
 def test_bad_config_fails_before_training_and_names_the_value(tmp_path):
@@ -162,15 +163,17 @@ def test_export_and_match_end_to_end(dcontrastive_run, tmp_path, capsys):
 
     with pytest.raises(ValueError, match=r"unreadable image '.*broken\.png'"):
         export(compose_config("export", [f"run_dir={dcontrastive_run}", f"images={images}", f"out={out}"]))
-    assert not out.exists()
+    assert not (out / "index.json").exists()
 
     export(compose_config("export", [f"run_dir={dcontrastive_run}", f"images={images}", f"out={out}",
                                      "index=hnsw", "on_bad_image=skip"]))
     assert "images/s" in capsys.readouterr().out
     index, meta = load_index(out)
-    assert meta["count"] == 61 and len(meta["paths"]) == 61 and meta["index_kind"] == "hnsw"
+    paths = [GalleryPaths(out, meta)[i] for i in range(meta["count"])]
+    assert meta["count"] == 61 and len(set(paths)) == 61 and meta["index_kind"] == "hnsw"
     assert [s["path"].endswith("broken.png") for s in meta["skipped"]] == [True]
-    assert meta["classes"] == ["", "cat", "dog", "eel"] and "loose.png" in meta["paths"]
+    assert meta["classes"] == ["", "cat", "dog", "eel"] and "loose.png" in paths
+    assert not (out / "shards").exists()                   # removed once the index is written
     assert meta["recall_at_10"] > 0.9 and meta["checkpoint_sha256"] and meta["threshold"] is not None
 
     # eel/19.png is the one image of its brightness in the fixture: it must find itself first

@@ -167,3 +167,17 @@ def test_glyphs_hold_out_whole_characters_and_repeat_per_seed():
     assert not train & test and test == set(glyphs.heldout_classes)
     assert torch.equal(GlyphImages(image_size=16, renderings=1, seed=0).images, glyphs.images)   # deterministic
     assert not torch.equal(GlyphImages(image_size=16, renderings=1, seed=1).images, glyphs.images)
+
+
+def test_augmentation_strength_scales_the_jitter_and_zero_leaves_images_alone():
+    from siamese.data.augment import affine_jitter
+
+    x = torch.rand(1, 16, 16)
+    assert torch.equal(affine_jitter(0.0)(x), x)
+    torch.manual_seed(0)
+    mild = (affine_jitter(0.5)(x) - x).abs().mean()
+    torch.manual_seed(0)
+    strong = (affine_jitter(2.0)(x) - x).abs().mean()
+    assert 0 < mild < strong
+    with pytest.raises(ValueError, match=r"augment\.strength must be >= 0.*got -1"):
+        affine_jitter(-1)

@@ -17,7 +17,8 @@ import torch
 from common import machine_header
 from siamese import metrics
 from siamese.evaluation import EvaluationSettings, retrieval_figures
-from siamese.index import build_flat_index, embed
+from siamese.index import build_flat_index
+from siamese.inference import embed
 from siamese.nets import ConvTower
 
 

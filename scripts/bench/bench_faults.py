@@ -24,7 +24,7 @@ from pathlib import Path
 from PIL import Image
 
 from common import machine_header, write_digits_pngs
-from siamese.index import index_file
+from siamese.index_store import index_file
 
 ROOT = Path(__file__).resolve().parents[2]
 SHORT = ["trainer=debug", "trainer.max_epochs=4", "data.train_pairs=384", "data.val_pairs=200",

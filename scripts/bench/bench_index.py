@@ -37,7 +37,8 @@ from omegaconf import OmegaConf
 
 from common import compose_config, machine_header, write_digits_pngs
 from siamese.export import export
-from siamese.index import FlatIndex, HNSWIndex, IVFFlatIndex, IVFPQIndex, load_index, recall_at_k
+from siamese.index import FlatIndex, HNSWIndex, IVFFlatIndex, IVFPQIndex, recall_at_k
+from siamese.index_store import gallery_labels, load_index
 from siamese.pipeline import train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +75,7 @@ def clustered(n: int, dim: int, sigma: float, spectrum: np.ndarray | None = None
 def within_class_spectrum(run_dir: Path) -> np.ndarray:
     """Eigenvalues, largest first, of the pooled within-class covariance of a run's gallery index."""
     index, meta = load_index(run_dir)
-    x, y = index.reconstruct_n(0, index.ntotal), np.asarray(meta["labels"])
+    x, y = index.reconstruct_n(0, index.ntotal), np.asarray(gallery_labels(run_dir, meta))
     residuals = np.concatenate([x[y == c] - x[y == c].mean(axis=0) for c in np.unique(y)])
     return np.sort(np.linalg.eigvalsh(np.cov(residuals.T)))[::-1].clip(min=0.0)
 

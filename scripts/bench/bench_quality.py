@@ -1,9 +1,11 @@
-"""Verifiers on unseen classes, side by side: our recipe vs pytorch-metric-learning's, 3 seeds.
+"""Verifiers on unseen classes, side by side: our losses vs pytorch-metric-learning's, folds × seeds.
 
-On class-disjoint digits (`data.split=classes`: train 0–6, evaluate 7–9), or on any image folder
-(`--folder ROOT`, `data=folder data.split=classes`), with the same tower, epochs and images seen:
+On class-disjoint digits (`data.split=classes`: train 0–6, evaluate 7–9, or with `--folds F` the
+classes dealt into F seeded folds, each held out in turn), on the built-in glyphs (`--glyphs`), or on
+any image folder (`--folder ROOT`), with the same tower, epochs and images seen:
 
-- ours:        `python scripts/train.py loss=<--loss>` with the config's defaults (plus `--set` overrides);
+- ours:        `python scripts/train.py loss=<L>` for each `--losses L` with the config's defaults
+               (plus `--set` overrides);
 - PML:         pytorch-metric-learning's `ContrastiveLoss()` with its defaults (pos margin 0,
                neg margin 1, Euclidean distance on the normalised embeddings, AvgNonZeroReducer)
                on P×K batches — our P×K sampler draws batches the way PML's MPerClassSampler does
@@ -14,20 +16,26 @@ On class-disjoint digits (`data.split=classes`: train 0–6, evaluate 7–9), or
 - raw pixels:  the flattened, L2-normalised images;
 - untrained:   the same tower with `trainer.max_epochs=0`.
 
-Early stopping is off, so every trained variant gets exactly `--epochs` epochs. Figures are
-mean ± std over the seeds.
+Early stopping is off, so every trained variant gets exactly `--epochs` epochs (the equal-images
+table). `--equal-time` adds a second table at equal wall time: each trained variant is rerun with
+its epochs scaled by (the first variant's mean training time / its own), rounded, so every variant
+trains about as long as the first. Figures are mean ± std over folds × seeds. `--log FILE` appends
+every run's figures as a JSON line and skips runs already there (a killed benchmark resumes).
 
-    python scripts/bench/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--loss dcontrastive] [--set k=v ...]
-                                    [--folder ROOT | --glyphs] [--variants NAME_PART ...] [--folds F]
+    python scripts/bench/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--losses dcontrastive ...]
+        [--set k=v ...] [--folder ROOT | --glyphs] [--data-set k=v ...] [--variants NAME_PART ...] [--folds F]
+        [--equal-time] [--log FILE]
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import io
+import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 from omegaconf import OmegaConf
 from pytorch_metric_learning.losses import ContrastiveLoss as PMLContrastiveLoss
@@ -37,6 +45,7 @@ from siamese.losses import ClassIdLoss
 from siamese.nets import EMBEDDINGS
 from siamese.pipeline import train
 
+FLOORS = ("raw pixels", "untrained tower")    # never trained: 0 epochs in both tables
 FIGURES = ("auc", "eer", "map_at_r", "p_at_1", "one_shot", "train_s")
 
 
@@ -56,7 +65,8 @@ class PMLContrastivePeer(ClassIdLoss):
 def figures(report: dict, seconds: float) -> dict:
     v, r, o = report["verification"], report["retrieval"], report["one_shot"]
     return {"auc": v["auc"], "eer": v["eer"], "map_at_r": r["map_at_r"], "p_at_1": r["p_at_1"],
-            "one_shot": o["accuracy"], "n_way": o["n_way"], "train_s": seconds}
+            "one_shot": o["accuracy"], "n_way": o["n_way"], "train_s": seconds,
+            "images": report.get("training", {}).get("images_seen", 0)}
 
 
 def run(overrides: list[str] | None, base: list[str], tmp: str) -> dict:
@@ -70,54 +80,57 @@ def run(overrides: list[str] | None, base: list[str], tmp: str) -> dict:
     return figures(report, report["training"]["seconds"])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--loss", default="dcontrastive")
-    parser.add_argument("--set", nargs="*", default=[], help="extra overrides for our recipe (key=value)")
-    parser.add_argument("--folder", help="an image folder root/<class>/<image> instead of digits")
-    parser.add_argument("--glyphs", action="store_true", help="the built-in glyphs (data=glyphs) instead of digits")
-    parser.add_argument("--variants", nargs="+", help="run only the variants whose name contains one of these")
-    parser.add_argument("--folds", type=int, default=None,
-                        help="deal the classes into this many folds (data.class_folds) and run every fold per seed")
-    args = parser.parse_args()
-    data = (["data=folder", f"data.source.root={args.folder}"] if args.folder else ["data=glyphs"] if args.glyphs
-            else [])
+def candidates(args) -> dict[str, list[str] | None]:
+    """Variant name -> its overrides (``None``: raw pixels), filtered by ``--variants``."""
     default_wd = OmegaConf.load(CONF / "optimizer" / "adam.yaml").weight_decay
-    base = [*data, "data.split=classes", f"trainer.max_epochs={args.epochs}"]
     pml = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin", "~loss.form",
-           "~loss.pairs", "~loss/reducer"]
+           "~loss.pairs", "~loss.gather", "~loss/reducer"]
+    extra = ", " + " ".join(args.set) if args.set else ""
     variants = {
-        f"ours ({args.loss}{', ' + ' '.join(args.set) if args.set else ''})": [f"loss={args.loss}", *args.set],
+        **{f"ours ({loss}{extra})": [f"loss={loss}", *args.set] for loss in args.losses},
         **{f"PML ContrastiveLoss (defaults), P×K, model.embedding={how}, "
            f"{'weight decay ' + str(wd) if wd else 'no weight decay'}":
            [*pml, f"model.embedding={how}", f"optimizer.weight_decay={wd}"]
            for how in EMBEDDINGS for wd in (default_wd, 0.0)},
         "raw pixels": None,
-        "untrained tower": [f"loss={args.loss}", *args.set, "trainer.max_epochs=0"],
+        "untrained tower": [f"loss={args.losses[0]}", *args.set],     # trained for 0 epochs
     }
     if args.variants:
         variants = {name: o for name, o in variants.items() if any(v in name for v in args.variants)}
-    results = {name: [] for name in variants}
+    return variants
+
+
+def run_all(variants: dict, epochs: dict[str, int], args, base: list[str], log: Path | None) -> dict[str, list]:
+    """Every variant over seeds × folds at ``epochs[name]`` epochs; rows already in ``log`` are reused."""
+    done = [json.loads(line) for line in log.read_text().splitlines()] if log and log.exists() else []
     folds = [[f"data.class_folds={args.folds}", f"data.class_fold={f}"] for f in range(args.folds)] if args.folds \
         else [[]]
+    results = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in args.seeds:
             for f, fold in enumerate(folds):
                 for k, (name, overrides) in enumerate(variants.items()):
-                    start = time.perf_counter()
-                    figures_ = run(overrides, [*base, *fold, f"seed={seed}"], f"{tmp}/{seed}_{f}_{k}")
-                    results[name].append({**figures_, "fold": f})
-                    print(f"seed {seed} fold {f}: {name} done in {time.perf_counter() - start:.0f} s", flush=True)
-    print("\n" + machine_header())
-    over = f"{args.folds} class folds × seeds {args.seeds}" if args.folds else f"seeds {args.seeds}"
-    name = "folder " + args.folder if args.folder else "glyphs" if args.glyphs else "digits"
-    print(f"\ndata: {name}, split=classes, {args.epochs} epochs, "
-          f"{over}; mean ± std over all of them; worst fold: the fold of the lowest mean AUC\n")
+                    key = {"variant": name, "seed": seed, "fold": f, "epochs": epochs[name]}
+                    row = next((r for r in done if all(r[a] == b for a, b in key.items())), None)
+                    if row is None:
+                        start = time.perf_counter()
+                        trained = None if overrides is None else [*overrides, f"trainer.max_epochs={epochs[name]}"]
+                        row = {**key, **run(trained, [*base, *fold, f"seed={seed}"], f"{tmp}/{seed}_{f}_{k}")}
+                        if log:
+                            with log.open("a") as out:
+                                out.write(json.dumps(row) + "\n")
+                        print(f"seed {seed} fold {f}: {name} ({epochs[name]} epochs) done in "
+                              f"{time.perf_counter() - start:.0f} s", flush=True)
+                    results[name].append(row)
+    return results
+
+
+def print_table(results: dict[str, list]) -> None:
+    """One markdown row a variant: mean ± std of every figure over its runs, and its worst fold."""
     n_way = results[next(iter(results))][0]["n_way"]
-    print(f"| variant | AUC | EER | MAP@R | P@1 | {n_way}-way one-shot | train s | worst fold AUC |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| variant | epochs | images seen | AUC | EER | MAP@R | P@1 | {n_way}-way one-shot | train s | "
+          "worst fold AUC |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, rows in results.items():
         by_fold = {f: statistics.mean(r["auc"] for r in rows if r["fold"] == f) for f in {r["fold"] for r in rows}}
         worst = min(by_fold, key=by_fold.get)
@@ -127,7 +140,49 @@ def main() -> None:
             std = statistics.pstdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):.1f} ± {std:.1f}" if key == "train_s"
                          else f"{statistics.mean(values):.4f} ± {std:.4f}")
-        print(f"| {name} | " + " | ".join(cells) + f" | {by_fold[worst]:.4f} (fold {worst}) |")
+        images = f"{statistics.mean(r['images'] for r in rows):,.0f}"
+        print(f"| {name} | {rows[0]['epochs']} | {images} | " + " | ".join(cells)
+              + f" | {by_fold[worst]:.4f} (fold {worst}) |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--losses", nargs="+", default=["dcontrastive"], help="our losses (conf/loss names)")
+    parser.add_argument("--set", nargs="*", default=[], help="extra overrides for our recipes (key=value)")
+    parser.add_argument("--data-set", nargs="*", default=[],
+                        help="overrides for every variant's data (e.g. data.source.image_size=16)")
+    parser.add_argument("--folder", help="an image folder root/<class>/<image> instead of digits")
+    parser.add_argument("--glyphs", action="store_true", help="the built-in glyphs (data=glyphs) instead of digits")
+    parser.add_argument("--variants", nargs="+", help="run only the variants whose name contains one of these")
+    parser.add_argument("--folds", type=int, default=None,
+                        help="deal the classes into this many folds (data.class_folds) and run every fold per seed")
+    parser.add_argument("--equal-time", action="store_true",
+                        help="also rerun every trained variant for about the first variant's training time")
+    parser.add_argument("--log", type=Path, help="append each run as a JSON line; skip runs already there")
+    args = parser.parse_args()
+    data = (["data=folder", f"data.source.root={args.folder}"] if args.folder else ["data=glyphs"] if args.glyphs
+            else [])
+    base = [*data, "data.split=classes", *args.data_set]
+    variants = candidates(args)
+    epochs = {name: 0 if name in FLOORS else args.epochs for name in variants}
+    results = run_all(variants, epochs, args, base, args.log)
+    print("\n" + machine_header())
+    over = f"{args.folds} class folds × seeds {args.seeds}" if args.folds else f"seeds {args.seeds}"
+    name = ("folder " + args.folder if args.folder else "glyphs" if args.glyphs else "digits") + \
+        "".join(" " + o for o in args.data_set)
+    print(f"\ndata: {name}, split=classes, {over}; mean ± std over all of them; worst fold: the fold of the "
+          f"lowest mean AUC\n\nEqual images seen (every trained variant {args.epochs} epochs):\n")
+    print_table(results)
+    if args.equal_time:
+        reference = statistics.mean(r["train_s"] for r in results[next(iter(results))])
+        epochs = {name: 0 if name in FLOORS else
+                  max(1, round(args.epochs * reference / statistics.mean(r["train_s"] for r in rows)))
+                  for name, rows in results.items()}
+        print(f"\nEqual wall time (each trained variant's epochs scaled to {reference:.1f} s, the first "
+              "variant's mean training time):\n")
+        print_table(run_all(variants, epochs, args, base, args.log))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
-"""Image files streamed for export: a dataset that reports an unreadable file instead of failing,
-and the batches that apply the ``on_bad_image`` policy to it."""
+"""Image files streamed for export: a dataset that reports an unreadable file instead of failing, so
+that the exporter applies the ``on_bad_image`` policy to it (``siamese.export.ShardWriter``)."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -35,17 +34,3 @@ def collate_streamed(items: list[dict]) -> dict:
     return {"x": torch.stack([it["x"] for it in good]) if good else None,
             "i": torch.tensor([it["i"] for it in good], dtype=torch.long),
             "bad": [(it["bad"], it["error"]) for it in items if "bad" in it]}
-
-
-def readable_batches(batches: Iterable[dict], paths: list[Path], on_bad_image: str,
-                     skipped: list[dict]) -> Iterator[dict]:
-    """The readable part ``{"x", "i"}`` of each collated batch. An unreadable file raises a
-    ``ValueError`` naming it (``on_bad_image=raise``) or is appended to ``skipped`` (``skip``)."""
-    for batch in batches:
-        for i, error in batch["bad"]:
-            if on_bad_image == "raise":
-                raise ValueError(f"unreadable image {str(paths[i])!r} ({error}); on_bad_image=skip leaves such "
-                                 "files out")
-            skipped.append({"path": str(paths[i]), "error": error})
-        if batch["x"] is not None:
-            yield {"x": batch["x"], "i": batch["i"]}
