@@ -22,7 +22,7 @@ test: lint
 lint: $(STAMP)
 	$(BIN)/ruff check siamese scripts tests
 
-BENCHES := bench_train.py bench_digits.py bench_eval.py bench_losses.py compare_losses.py bench_index.py bench_data.py bench_faults.py bench_quality.py bench_backbones.py bench_ddp.py bench_bundle.py
+BENCHES := bench_train.py bench_digits.py bench_eval.py bench_losses.py compare_losses.py bench_index.py bench_data.py bench_faults.py bench_quality.py bench_backbones.py bench_ddp.py bench_bundle.py bench_gallery.py
 
 bench: $(STAMP)
 	for b in $(BENCHES); do $(BIN)/python scripts/bench/$$b || exit 1; done

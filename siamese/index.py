@@ -287,34 +287,42 @@ class AutoIndex(IndexSpec):
 
     Below ``flat_below`` vectors: exact ``FlatIndex``. Above: IVF with ``nlist = 4·√N`` cells
     (rounded to a power of two; FAISS's guideline is 4–16·√N), trained on a seeded sample of
-    ``POINTS_PER_CENTROID · nlist`` vectors — IVF-Flat, or IVF-PQ (``D/4`` sub-vectors of 8 bits,
-    16× smaller) when the flat vectors (4·N·D bytes) would not fit ``max_memory`` — and the smallest
+    ``POINTS_PER_CENTROID · nlist`` vectors — IVF-Flat, or IVF-PQ (8-bit codes, as many sub-vectors as
+    half of ``max_memory`` holds: ``pq_size``) when the flat vectors (4·N·D bytes) would not fit
+    ``max_memory`` — and the smallest
     ``nprobe`` of 1, 2, 4, … whose recall@k against exact search on ``queries`` gallery vectors
-    reaches ``target_recall`` (warned when no ``nprobe`` does). The choice, the measured recall and
-    the queries per second go into ``params`` (and ``index.json``).
+    reaches ``target_recall`` (warned when no ``nprobe`` does). ``layout`` (flat / ivf / ivfpq) fixes the
+    layout and keeps the rest automatic. The choice, the measured recall and the queries per second go
+    into ``params`` (and ``index.json``).
     """
 
     kind = "auto"
 
     def __init__(self, metric: str = "l2", flat_below: int = 100_000, target_recall: float = 0.95, k: int = 10,
-                 queries: int = 1000, max_memory: int | str | None = None):
+                 queries: int = 1000, max_memory: int | str | None = None, layout: str | None = None):
         super().__init__(metric, max_memory)
+        self.layout = None if layout is None else one_of("index.layout", layout, ("flat", "ivf", "ivfpq"))
         if not 0 < float(target_recall) <= 1:
             raise ValueError(f"index.target_recall must be in (0, 1], got {target_recall}")
         self.flat_below, self.target_recall = at_least("index.flat_below", flat_below, 1), float(target_recall)
         self.k, self.queries = at_least("index.k", k), at_least("index.queries", queries)
 
     def choose(self, v: Vectors) -> IndexSpec:
-        """The layout for ``v``: Flat, IVF-Flat or IVF-PQ (see the class docstring)."""
-        if len(v) < self.flat_below:
+        """The layout for ``v``: Flat, IVF-Flat or IVF-PQ (see the class docstring), or ``layout`` when set."""
+        if self.layout == "flat" or (self.layout is None and len(v) < self.flat_below):
             return FlatIndex(self.metric, self.max_memory)
         nlist = 2 ** round(math.log2(4 * math.sqrt(len(v))))
         common = dict(metric=self.metric, nlist=nlist, nprobe=1, train_size=min(len(v), POINTS_PER_CENTROID * nlist),
                       max_memory=self.max_memory)
-        if self.max_memory is None or v.nbytes <= self.max_memory:
+        if self.layout == "ivf" or (self.layout is None and (self.max_memory is None or v.nbytes <= self.max_memory)):
             return IVFFlatIndex(**common)
-        m = max(d for d in range(1, v.dim + 1) if v.dim % d == 0 and d <= max(1, v.dim // 4))
-        return IVFPQIndex(m=m, nbits=8, **common)
+        return IVFPQIndex(m=self.pq_size(len(v), v.dim), nbits=8, **common)
+
+    def pq_size(self, n: int, dim: int) -> int:
+        """Sub-vectors of the IVF-PQ codes: the most (a divisor of ``dim``, at least 2 dimensions each) whose
+        ``n`` codes of ``m`` bytes plus 8-byte ids fill at most half of ``max_memory``; at least 1."""
+        fitting = [m for m in range(1, dim // 2 + 1) if dim % m == 0 and n * (m + 8) <= self.max_memory / 2]
+        return max(fitting, default=1)
 
     def build(self, embeddings) -> faiss.Index:
         return self._tuned(as_vectors(embeddings), None)

@@ -4,13 +4,14 @@ An index is built from ``Vectors``: ``len(v)`` rows of dimension ``v.dim``, read
 (``chunks``) or by row number (``take``). Row ``r`` of the sequence becomes FAISS id ``r`` and row
 ``r`` of the labels / paths sidecars. ``ArrayVectors`` wraps an ``(N, D)`` array;
 ``ShardVectors`` concatenates the ``.npy`` shards written by ``siamese.shards`` without reading them
-into memory (``np.load(mmap_mode="r")``): memory holds one chunk at a time.
+into memory: memory holds one chunk at a time.
 
 ``exact_knn`` is exact search over any ``Vectors`` in bounded memory: ``faiss.knn`` on each chunk,
 merged in a ``faiss.ResultHeap`` of ``(Q, k)``.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,36 +70,51 @@ class ArrayVectors(Vectors):
 
 
 class ShardVectors(Vectors):
-    """The embedding files ``paths`` (each ``(n_s, D)`` float32 ``.npy``), memory-mapped and read in order."""
+    """The embedding files ``paths`` (each ``(n_s, D)`` float32 ``.npy``) as one sequence, read from disk
+    a piece at a time (``pread``, not a memory map: the pages read do not stay in the process's memory)."""
 
     def __init__(self, paths: list[Path]):
         if not paths:
             raise ValueError("no embedding shards to index")
-        self.parts = [np.load(p, mmap_mode="r") for p in paths]
-        dims = {part.shape[1] for part in self.parts if part.ndim == 2}
-        if len(dims) != 1 or any(part.ndim != 2 or part.dtype != np.float32 for part in self.parts):
+        self.paths = [Path(p) for p in paths]
+        headers = [np.load(p, mmap_mode="r") for p in self.paths]       # reads the headers only
+        dims = {h.shape[1] for h in headers if h.ndim == 2}
+        if len(dims) != 1 or any(h.ndim != 2 or h.dtype != np.float32 or not h.flags.c_contiguous for h in headers):
             raise ValueError(f"shards {[str(p) for p in paths]} are not (n, D) float32 arrays of one D: "
                              "export again (resume=false)")
         self.dim = dims.pop()
-        self.offsets = np.cumsum([0] + [len(part) for part in self.parts])
+        self.data_offsets = [int(h.offset) for h in headers]             # bytes before each file's data
+        self.offsets = np.cumsum([0] + [len(h) for h in headers])       # first row of each file
+        del headers
         if self.offsets[-1] == 0:
             raise ValueError("the embedding shards hold no vectors: no readable image was exported")
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
+    def _read(self, part: int, start: int, count: int) -> np.ndarray:
+        row = self.dim * 4
+        x = np.fromfile(self.paths[part], dtype=np.float32, count=count * self.dim,
+                        offset=self.data_offsets[part] + start * row)
+        return x.reshape(count, self.dim)
+
     def chunks(self, rows: int = CHUNK_ROWS):
-        for offset, part in zip(self.offsets, self.parts):
-            for start in range(0, len(part), rows):
-                yield int(offset) + start, np.ascontiguousarray(part[start:start + rows])
+        for part in range(len(self.paths)):
+            size = int(self.offsets[part + 1] - self.offsets[part])
+            for start in range(0, size, rows):
+                yield int(self.offsets[part]) + start, self._read(part, start, min(rows, size - start))
 
     def take(self, rows):
         rows = np.asarray(rows)
         part = np.searchsorted(self.offsets, rows, side="right") - 1
         out = np.empty((len(rows), self.dim), dtype=np.float32)
+        row_bytes = self.dim * 4
         for p in np.unique(part):
-            mine = part == p
-            out[mine] = self.parts[p][rows[mine] - self.offsets[p]]
+            mine = np.flatnonzero(part == p)
+            with open(self.paths[p], "rb") as f:
+                for j in mine:
+                    offset = self.data_offsets[p] + int(rows[j] - self.offsets[p]) * row_bytes
+                    out[j] = np.frombuffer(os.pread(f.fileno(), row_bytes, offset), dtype=np.float32)
         return out
 
 

@@ -162,16 +162,18 @@ def test_an_on_disk_build_from_four_shards_answers_like_the_in_memory_index(tmp_
     assert not list(tmp_path.glob(".blocks.*"))                          # temporary blocks removed
 
 
-def test_streamed_exact_search_equals_one_flat_search():
+def test_streamed_exact_search_equals_one_flat_search(tmp_path):
     x, queries = unit_vectors(5000, 8), unit_vectors(30, 8, seed=1)
+    paths = []
+    for k, piece in enumerate((x[:1000], x[1000:1000], x[1000:1001], x[1001:])):       # uneven, one empty
+        paths.append(tmp_path / f"part-{k}.emb.npy")
+        np.save(paths[-1], piece)
+    shards = ShardVectors(paths)
+    assert len(shards) == 5000 and np.array_equal(np.concatenate([c for _, c in shards.chunks(700)]), x)
     for metric in ("l2", "ip"):
-        flat = idx.FlatIndex(metric=metric).build(x)
-        expected = flat.search(queries, 7)
-        got = exact_knn(queries, ArrayVectors(x), 7, idx.METRICS[metric])   # 1 chunk
-        small = ShardVectors.__new__(ShardVectors)                          # 3 uneven chunks of x
-        small.parts, small.dim = [x[:1000], x[1000:1001], x[1001:]], 8
-        small.offsets = np.cumsum([0, 1000, 1, 4000 - 1])
-        for values, rows in (got, exact_knn(queries, small, 7, idx.METRICS[metric])):
+        expected = idx.FlatIndex(metric=metric).build(x).search(queries, 7)
+        for vectors in (ArrayVectors(x), shards):
+            values, rows = exact_knn(queries, vectors, 7, idx.METRICS[metric])
             assert np.array_equal(rows, expected[1]) and np.allclose(values, expected[0], atol=1e-5)
 
 
