@@ -189,6 +189,10 @@ def load_index(directory: Path, mmap: bool = False, verify: bool = False) -> tup
         first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: not a readable FAISS index (truncated or damaged: {first}); "
                          "export the index again") from None
+    if "ivfdata" in data_files(directory, meta):
+        # FAISS starts 32 threads to prefetch the probed lists on every search: 4 ms a single query
+        # (measured), against 0.2 ms reading them through the memory map
+        faiss.downcast_InvertedLists(faiss.extract_index_ivf(index).invlists).prefetch_nthread = 0
     n_labels = len(gallery_labels(directory, meta))
     if meta.get("dim") != index.d or meta.get("count") != index.ntotal or n_labels != index.ntotal:
         raise ValueError(
