@@ -90,7 +90,7 @@ class Embedder(pl.LightningModule):
 
     def predict_step(self, batch: dict, batch_idx: int) -> dict:
         emb = self.net.embed(batch["x"]).float().cpu().numpy() if batch["x"] is not None else None
-        return {"emb": emb, "i": batch["i"].numpy(), "bad": batch["bad"]}
+        return {"emb": emb, "i": batch["i"].cpu().numpy(), "bad": batch["bad"]}
 
 
 class ShardWriter(BasePredictionWriter):
@@ -166,7 +166,7 @@ def export(cfg: DictConfig) -> dict | None:
     net.eval()
     with torch.no_grad():
         dim = int(net.embed(torch.zeros(1, int(image["channels"]), int(image["size"]), int(image["size"]))).shape[1])
-    spec.check(dim)
+    spec.check_build(plan.count, dim, on_disk=True)     # before hours of embedding, not after
     writer = ShardWriter(store, plan, paths, on_bad_image, dim)
     trainer = make(cfg.trainer, callbacks=[writer], logger=False, enable_progress_bar=False,
                    enable_model_summary=False)

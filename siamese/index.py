@@ -66,7 +66,7 @@ def parse_bytes(key: str, value) -> int | None:
 
 
 def human_bytes(n: float) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
 
 
 def as_vectors(embeddings) -> Vectors:
@@ -104,11 +104,17 @@ class IndexSpec:
             raise MemoryError(f"index={self.kind}: {what} needs about {human_bytes(needed)} but "
                               f"index.max_memory={human_bytes(self.max_memory)}; {advice}")
 
+    def check_build(self, n: int, dim: int, on_disk: bool = False) -> None:
+        """Fail now, before vectors exist (an export checks before embedding), when building ``n`` vectors
+        of ``dim`` (in memory, or with ``build_on_disk``) cannot stay within ``max_memory``."""
+        self.check(dim)
+        self.check_memory(self.memory_needed(n, dim), f"holding {n:,} × {dim} vectors in memory",
+                          "raise it, or use index=ivf / ivfpq / auto, whose lists stay on disk when exported")
+
     def build(self, embeddings) -> faiss.Index:
         """The index trained (on ``training_sample``) and filled with every row, in memory."""
         v = as_vectors(embeddings)
-        self.check_memory(self.memory_needed(len(v), v.dim), f"holding {len(v):,} × {v.dim} vectors in memory",
-                          "raise it, or use index=ivf / ivfpq / auto, whose lists stay on disk when exported")
+        IndexSpec.check_build(self, len(v), v.dim)
         index = self.make(v.dim, len(v))
         if not index.is_trained:
             index.train(self.training_sample(v))
@@ -196,17 +202,25 @@ class IVFFlatIndex(IndexSpec):
     def memory_needed(self, n, dim):
         return self.fixed_bytes(n, dim) + n * self.code_bytes(dim)
 
+    def check_build(self, n, dim, on_disk=False):
+        if not on_disk:
+            return super().check_build(n, dim)
+        self.check(dim)
+        self.check_memory(self.fixed_bytes(n, dim) + self._row_bytes(dim) * 1024, "training on the sample",
+                          "raise it, or lower index.train_size / index.nlist")
+
+    def _row_bytes(self, dim: int) -> int:
+        return 2 * (dim * 4 + self.code_bytes(dim))          # a row of the chunk read + its codes
+
     def build_on_disk(self, embeddings, ivfdata: Path) -> faiss.Index:
         """Train on a seeded sample, add the rows a block at a time into copies of the trained index
         (each written to a temporary file beside ``ivfdata``), then merge every block's lists into
         ``ivfdata`` (``merge_ondisk``). Memory: the sample, the centroids and one block (sized to
         ``max_memory``); the lists themselves are written to disk."""
         v = as_vectors(embeddings)
+        self.check_build(len(v), v.dim, on_disk=True)
         fixed = self.fixed_bytes(len(v), v.dim)
-        per_row = 2 * (v.dim * 4 + self.code_bytes(v.dim))          # the chunk read + its codes
-        self.check_memory(fixed + per_row * 1024, "training on the sample",
-                          "raise it, or lower index.train_size / index.nlist")
-        block_rows = max(1024, (self.max_memory - fixed) // per_row) if self.max_memory else 1 << 20
+        block_rows = max(1024, (self.max_memory - fixed) // self._row_bytes(v.dim)) if self.max_memory else 1 << 20
         index = self.make(v.dim, len(v))
         index.train(self.training_sample(v))
         with tempfile.TemporaryDirectory(dir=Path(ivfdata).parent, prefix=".blocks.") as tmp:
@@ -307,16 +321,21 @@ class AutoIndex(IndexSpec):
         self.flat_below, self.target_recall = at_least("index.flat_below", flat_below, 1), float(target_recall)
         self.k, self.queries = at_least("index.k", k), at_least("index.queries", queries)
 
-    def choose(self, v: Vectors) -> IndexSpec:
-        """The layout for ``v``: Flat, IVF-Flat or IVF-PQ (see the class docstring), or ``layout`` when set."""
-        if self.layout == "flat" or (self.layout is None and len(v) < self.flat_below):
+    def choose(self, n: int, dim: int) -> IndexSpec:
+        """The layout for ``n`` vectors of ``dim``: Flat, IVF-Flat or IVF-PQ (see the class docstring), or
+        ``layout`` when set."""
+        if self.layout == "flat" or (self.layout is None and n < self.flat_below):
             return FlatIndex(self.metric, self.max_memory)
-        nlist = 2 ** round(math.log2(4 * math.sqrt(len(v))))
-        common = dict(metric=self.metric, nlist=nlist, nprobe=1, train_size=min(len(v), POINTS_PER_CENTROID * nlist),
+        nlist = 2 ** round(math.log2(4 * math.sqrt(n)))
+        common = dict(metric=self.metric, nlist=nlist, nprobe=1, train_size=min(n, POINTS_PER_CENTROID * nlist),
                       max_memory=self.max_memory)
-        if self.layout == "ivf" or (self.layout is None and (self.max_memory is None or v.nbytes <= self.max_memory)):
+        flat_fits = self.max_memory is None or n * dim * 4 <= self.max_memory
+        if self.layout == "ivf" or (self.layout is None and flat_fits):
             return IVFFlatIndex(**common)
-        return IVFPQIndex(m=self.pq_size(len(v), v.dim), nbits=8, **common)
+        return IVFPQIndex(m=self.pq_size(n, dim), nbits=8, **common)
+
+    def check_build(self, n, dim, on_disk=False):
+        self.choose(n, dim).check_build(n, dim, on_disk)
 
     def pq_size(self, n: int, dim: int) -> int:
         """Sub-vectors of the IVF-PQ codes: the most (a divisor of ``dim``, at least 2 dimensions each) whose
@@ -331,7 +350,7 @@ class AutoIndex(IndexSpec):
         return self._tuned(as_vectors(embeddings), ivfdata)
 
     def _tuned(self, v: Vectors, ivfdata: Path | None) -> faiss.Index:
-        spec = self.choose(v)
+        spec = self.choose(len(v), v.dim)
         index = spec.build(v) if ivfdata is None else spec.build_on_disk(v, ivfdata)
         layout = {"flat": "flat", "ivf": "ivf", "ivfpq": "ivfpq"}[spec.kind]
         if spec.kind == "flat":
