@@ -1,6 +1,7 @@
 """The one embedding loop: a tower over batches of images, in eval mode, without gradients.
 
-Evaluation, export, matching and the data checks all embed through ``embed``; ``device_of`` is the
+Evaluation, matching and the data checks embed through ``embed`` (an export, which may span many
+processes, embeds through Lightning's ``trainer.predict``: ``siamese.export``); ``device_of`` is the
 one way to find where a tower lives.
 """
 from __future__ import annotations
