@@ -266,6 +266,20 @@ def test_dcontrastive_reduces_each_layer_on_its_own():
     assert out["layer2"].item() == pytest.approx(2 * out["layer1"].item(), rel=1e-5)  # same distances, w=2
 
 
+def test_auto_pairs_score_every_pair_of_a_batch_with_class_ids_and_the_given_pairs_of_a_pair_list():
+    x, labels, batch = pk_batch(seed=5)
+    n = len(x) // 2
+    settings = dict(m1=0.1, m2=1.0, reducer=AvgNonZeroReducer())
+    losses = {pairs: DoubleMarginContrastiveLoss(pairs=pairs, **settings) for pairs in ("auto", "batch_all", "sampled")}
+    for loss in losses.values():
+        loss.bind(TowerShape(1, 5))
+    assert losses["auto"].batch_kind == "pk" and not losses["auto"].needs_class_ids
+    assert losses["auto"]([x[:n]], [x[n:]], batch)["loss"] == losses["batch_all"]([x[:n]], [x[n:]], batch)["loss"]
+    pair_list = {"y": batch["y"]}                               # CSV / pairs.txt batches: no class ids
+    assert losses["auto"]([x[:n]], [x[n:]], pair_list)["loss"] == losses["sampled"]([x[:n]], [x[n:]], pair_list)["loss"]
+    assert losses["auto"]([x[:n]], [x[n:]], pair_list)["loss"] != losses["auto"]([x[:n]], [x[n:]], batch)["loss"]
+
+
 def test_nonzero_reducer_and_miner_let_nan_reach_the_guard():
     terms = torch.tensor([float("nan"), 1.0, 0.0])
     assert torch.isnan(AvgNonZeroReducer()(terms, torch.tensor([1.0, 0.0, 0.0])))
@@ -277,7 +291,7 @@ def test_nonzero_reducer_and_miner_let_nan_reach_the_guard():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"pairs": "all"}, r"loss\.pairs must be one of \['sampled', 'batch_all'\], got 'all'"),
+    ({"pairs": "all"}, r"loss\.pairs must be one of \['sampled', 'batch_all', 'auto'\], got 'all'"),
     ({"form": "cubed"}, r"loss\.form must be one of \['squared', 'hadsell'\], got 'cubed'"),
     ({"miner": HardPairMiner()}, r"loss\.miner=HardPairMiner\(margin=0\.1\) mines the pairs of a whole batch: "
                                  r"it needs loss\.pairs=batch_all"),

@@ -4,8 +4,8 @@ On class-disjoint digits (`data.split=classes`: train 0–6, evaluate 7–9, or 
 classes dealt into F seeded folds, each held out in turn), on the built-in glyphs (`--glyphs`), or on
 any image folder (`--folder ROOT`), with the same tower, epochs and images seen:
 
-- ours:        `python scripts/train.py loss=<L>` for each `--losses L` with the config's defaults
-               (plus `--set` overrides);
+- ours:        `python scripts/train.py loss=<L> [overrides]` for each `--losses "L [overrides]"` with
+               the config's defaults (plus `--set` overrides for all of them);
 - PML:         pytorch-metric-learning's `ContrastiveLoss()` with its defaults (pos margin 0,
                neg margin 1, Euclidean distance on the normalised embeddings, AvgNonZeroReducer)
                on P×K batches — our P×K sampler draws batches the way PML's MPerClassSampler does
@@ -85,15 +85,19 @@ def candidates(args) -> dict[str, list[str] | None]:
     default_wd = OmegaConf.load(CONF / "optimizer" / "adam.yaml").weight_decay
     pml = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin", "~loss.form",
            "~loss.pairs", "~loss.gather", "~loss/reducer"]
-    extra = ", " + " ".join(args.set) if args.set else ""
+    ours = {}
+    for recipe in args.losses:                    # "dcontrastive" or "dcontrastive loss.m1=0 ...": a loss + overrides
+        loss, *overrides = recipe.split()
+        overrides += args.set
+        ours[f"ours ({loss}{', ' + ' '.join(overrides) if overrides else ''})"] = [f"loss={loss}", *overrides]
     variants = {
-        **{f"ours ({loss}{extra})": [f"loss={loss}", *args.set] for loss in args.losses},
+        **ours,
         **{f"PML ContrastiveLoss (defaults), P×K, model.embedding={how}, "
            f"{'weight decay ' + str(wd) if wd else 'no weight decay'}":
            [*pml, f"model.embedding={how}", f"optimizer.weight_decay={wd}"]
            for how in EMBEDDINGS for wd in (default_wd, 0.0)},
         "raw pixels": None,
-        "untrained tower": [f"loss={args.losses[0]}", *args.set],     # trained for 0 epochs
+        "untrained tower": next(iter(ours.values())),                 # trained for 0 epochs
     }
     if args.variants:
         variants = {name: o for name, o in variants.items() if any(v in name for v in args.variants)}
@@ -149,7 +153,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--losses", nargs="+", default=["dcontrastive"], help="our losses (conf/loss names)")
+    parser.add_argument("--losses", nargs="+", default=["dcontrastive"],
+                        help="our recipes: a conf/loss name, optionally with overrides ('dcontrastive loss.m1=0')")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for our recipes (key=value)")
     parser.add_argument("--data-set", nargs="*", default=[],
                         help="overrides for every variant's data (e.g. data.source.image_size=16)")

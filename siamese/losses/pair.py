@@ -44,7 +44,7 @@ def double_margin_terms(sqd: Tensor, y: Tensor, m1: float, m2: float) -> Tensor:
     return y * torch.clamp(sqd - m1, min=0) + (1 - y) * torch.clamp(m2 - sqd, min=0)
 
 
-PAIR_SETS = ("sampled", "batch_all")
+PAIR_SETS = ("sampled", "batch_all", "auto")
 
 
 @dataclass
@@ -97,14 +97,16 @@ class PairLoss(SiameseLoss):
     Args:
         pairs: ``sampled`` — the data module's pairs ``(x1[k], x2[k])`` (the seed's setting);
             ``batch_all`` — every unordered pair of distinct images of the batch, ``y`` from the class
-            ids (``batch_all_pairs``), so a P×K batch of ``M`` images gives ``M(M−1)/2`` pairs.
+            ids (``batch_all_pairs``), so a P×K batch of ``M`` images gives ``M(M−1)/2`` pairs;
+            ``auto`` — ``batch_all`` on batches that carry class ids (the data module serves P×K
+            batches), the data's own pairs on pair lists (CSV, LFW ``pairs.txt``: no class ids).
         reducer: a ``siamese.losses.reducers.Reducer`` (``conf/loss/reducer``); default ``SumOver2N``.
-        miner: ``None`` or a miner (``conf/loss/miner``, e.g. ``HardPairMiner``; ``batch_all`` only):
+        miner: ``None`` or a miner (``conf/loss/miner``, e.g. ``HardPairMiner``; ``batch_all`` / ``auto``):
             keeps the pairs it names, mined on the model embedding and applied to every stage;
             ``mined_fraction`` is logged.
         reduction: the former string spelling of ``reducer`` (deprecated; ``seed`` = ``sum_over_2n``).
         gather: under DDP, score the pairs of the global batch (every rank's images, gathered with
-            their gradient), not of each rank's share; ``batch_all`` only (sampled pairs need nothing).
+            their gradient), not of each rank's share; ``batch_all`` / ``auto`` (sampled pairs need nothing).
     """
 
     def __init__(self, pairs: str = "sampled", reducer: Reducer | None = None, miner=None,
@@ -112,20 +114,20 @@ class PairLoss(SiameseLoss):
         super().__init__()
         self.pairs = one_of("loss.pairs", pairs, PAIR_SETS)
         self.gather = bool(gather)
-        if self.gather and pairs != "batch_all":
+        if self.gather and pairs == "sampled":
             raise ValueError("loss.gather=true gathers the batch of every rank for a batch-wide loss: it needs "
                              "loss.pairs=batch_all (sampled pairs are independent of each other)")
         if reduction is not None:
             reducer = _deprecated_reduction(reduction)
-        if miner is not None and pairs != "batch_all":
+        if miner is not None and pairs == "sampled":
             raise ValueError(f"loss.miner={miner} mines the pairs of a whole batch: it needs loss.pairs=batch_all")
         self.reducer = reducer if reducer is not None else SumOver2N()
         self.miner = miner
         self.needs_class_ids = pairs == "batch_all"
-        self.batch_kind = "pk" if pairs == "batch_all" else "pairs"
+        self.batch_kind = "pairs" if pairs == "sampled" else "pk"
 
     def compute(self, e1, e2, batch):
-        if self.pairs == "sampled":
+        if self.pairs == "sampled" or (self.pairs == "auto" and "c1" not in batch):
             pairs = PairSet(batch["y"].float())
             return self.reduce_all(self.pair_terms(e1, e2, pairs), pairs.y, None)
         pairs = batch_all_pairs(batch)
