@@ -54,7 +54,7 @@ def test_a_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(tmp_pat
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert figures(killed) == figures(straight)
     seen = [json.loads((run / "report.json").read_text())["training"]["images_seen"] for run in (killed, straight)]
-    assert seen[0] == seen[1] == 3 * 3 * 2 * 128   # epochs × batches × 2 images a pair × batch size
+    assert seen[0] == seen[1] == 3 * 3 * 6 * 16    # epochs × batches × the P×K batch of digits (p 6, k 16)
     assert index_bytes(killed) == index_bytes(straight)
     logged_after = (killed / "logs" / "metrics.csv").read_text().splitlines()
     assert len(logged_before) > 1 and logged_after[:len(logged_before)] == logged_before   # history kept
