@@ -188,3 +188,15 @@ def test_max_memory_picks_ivfpq_for_auto_and_refuses_an_in_memory_build_that_can
     with pytest.raises(ValueError, match=r"index\.max_memory must be a size like 2GB, 512MiB .* got '2 bananas'"):
         idx.FlatIndex(max_memory="2 bananas")
     assert idx.parse_bytes("k", "1.5GiB") == 3 * 2 ** 29 and idx.parse_bytes("k", 1000) == 1000
+
+
+def test_auto_with_a_target_out_of_reach_warns_and_takes_the_fastest_nprobe_near_the_best_recall():
+    x = clustered(20000, 16, identities=200)
+    spec = idx.AutoIndex(flat_below=5000, layout="ivfpq", max_memory="1GB", target_recall=1.0, queries=200)
+    with pytest.warns(UserWarning, match=r"index=auto \(ivfpq\): no nprobe reaches index\.target_recall=1\.0 "
+                                         r"\(best recall@10 0\.\d+\); using nprobe \d+"):
+        index = spec.build(x)
+    assert spec.params["layout"] == "ivfpq" and index.nprobe == spec.params["nprobe"] < spec.params["nlist"]
+    best = idx.measure_recall(index, x, k=10, sample=200)
+    index.nprobe = spec.params["nlist"]                             # every cell: no better than 0.01 more
+    assert idx.measure_recall(index, x, k=10, sample=200) <= best + idx.TARGET_SLACK + 1e-9
