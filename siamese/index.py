@@ -224,6 +224,7 @@ class IVFFlatIndex(IndexSpec):
         block_rows = max(1024, (self.max_memory - fixed) // self._row_bytes(v.dim)) if self.max_memory else 1 << 20
         index = self.make(v.dim, len(v))
         index.train(self.training_sample(v))
+        self.drop_search_tables(index)                   # adding needs none; each block's copy would hold one
         with tempfile.TemporaryDirectory(dir=Path(ivfdata).parent, prefix=".blocks.") as tmp:
             blocks = []
             for start, chunk in v.chunks(block_rows):
@@ -234,8 +235,15 @@ class IVFFlatIndex(IndexSpec):
                 del block
             with quiet_stdout():                     # FAISS reports each resize of the file
                 merge_ondisk(index, blocks, str(ivfdata))
+        self.restore_search_tables(index)
         self.params["on_disk"] = True
         return index
+
+    def drop_search_tables(self, index: faiss.Index) -> None:
+        """Free what only searching uses (IVF-PQ's precomputed tables); nothing for IVF-Flat."""
+
+    def restore_search_tables(self, index: faiss.Index) -> None:
+        """Rebuild what ``drop_search_tables`` freed."""
 
 
 class IVFPQIndex(IVFFlatIndex):
@@ -261,6 +269,18 @@ class IVFPQIndex(IVFFlatIndex):
 
     def code_bytes(self, dim: int) -> int:
         return math.ceil(self.params["m"] * self.params["nbits"] / 8) + 8
+
+    def fixed_bytes(self, n, dim):
+        """The sample and centroids, and the precomputed distance tables FAISS keeps for searching an
+        L2 IVF-PQ (``nlist · m · 2^nbits`` floats; a matcher holds them too)."""
+        tables = self.nlist * self.params["m"] * 2 ** self.params["nbits"] * 4 if self.metric == "l2" else 0
+        return super().fixed_bytes(n, dim) + tables
+
+    def drop_search_tables(self, index):
+        index.precomputed_table.resize(0)
+
+    def restore_search_tables(self, index):
+        index.precompute_table()
 
     def make(self, dim, n):
         self.check(dim)

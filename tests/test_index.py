@@ -200,3 +200,13 @@ def test_auto_with_a_target_out_of_reach_warns_and_takes_the_fastest_nprobe_near
     best = idx.measure_recall(index, x, k=10, sample=200)
     index.nprobe = spec.params["nlist"]                             # every cell: no better than 0.01 more
     assert idx.measure_recall(index, x, k=10, sample=200) <= best + idx.TARGET_SLACK + 1e-9
+
+
+def test_an_on_disk_ivfpq_answers_like_the_in_memory_one(tmp_path):
+    x, queries = clustered(20_000, 16, identities=100), clustered(100, 16, identities=100, seed=3)
+    spec = dict(nlist=64, m=8, nbits=6, nprobe=8, train_size=5000)
+    on_disk = idx.IVFPQIndex(**spec, max_memory="5MB").build_on_disk(x, tmp_path / "index.0123456789ab.ivfdata")
+    d0, i0 = idx.search(idx.IVFPQIndex(**spec).build(x), queries, 10)
+    d1, i1 = idx.search(on_disk, queries, 10)
+    assert np.array_equal(i0, i1) and np.allclose(d0, d1, atol=1e-5)
+    assert on_disk.precomputed_table.size() == 64 * 8 * 2 ** 6          # search tables rebuilt after the merge

@@ -24,7 +24,7 @@ every run's figures as a JSON line and skips runs already there (a killed benchm
 
     python scripts/bench/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--losses dcontrastive ...]
         [--set k=v ...] [--folder ROOT | --glyphs] [--data-set k=v ...] [--variants NAME_PART ...] [--folds F]
-        [--equal-time] [--log FILE]
+        [--equal-time] [--log FILE [--report-only]]
 """
 from __future__ import annotations
 
@@ -116,6 +116,8 @@ def run_all(variants: dict, epochs: dict[str, int], args, base: list[str], log: 
                 for k, (name, overrides) in enumerate(variants.items()):
                     key = {"variant": name, "seed": seed, "fold": f, "epochs": epochs[name]}
                     row = next((r for r in done if all(r[a] == b for a, b in key.items())), None)
+                    if row is None and args.report_only:
+                        continue
                     if row is None:
                         start = time.perf_counter()
                         trained = None if overrides is None else [*overrides, f"trainer.max_epochs={epochs[name]}"]
@@ -126,6 +128,10 @@ def run_all(variants: dict, epochs: dict[str, int], args, base: list[str], log: 
                         print(f"seed {seed} fold {f}: {name} ({epochs[name]} epochs) done in "
                               f"{time.perf_counter() - start:.0f} s", flush=True)
                     results[name].append(row)
+    if args.report_only:      # only the (seed, fold) runs every variant has: a like-for-like table
+        common = set.intersection(*({(r["seed"], r["fold"]) for r in rows} for rows in results.values()))
+        results = {name: [r for r in rows if (r["seed"], r["fold"]) in common] for name, rows in results.items()}
+        print(f"report only: the {len(common)} (seed, fold) runs every variant has: {sorted(common)}")
     return results
 
 
@@ -166,6 +172,8 @@ def main() -> None:
     parser.add_argument("--equal-time", action="store_true",
                         help="also rerun every trained variant for about the first variant's training time")
     parser.add_argument("--log", type=Path, help="append each run as a JSON line; skip runs already there")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train nothing: tables from the --log rows of the (seed, fold) runs every variant has")
     args = parser.parse_args()
     data = (["data=folder", f"data.source.root={args.folder}"] if args.folder else ["data=glyphs"] if args.glyphs
             else [])
