@@ -60,7 +60,11 @@ def atomic_save(path: Path, write) -> None:
     (fsync'd), then renamed over it. A failure (a full disk, a kill) leaves the previous file whole
     and no temporary file behind (a kill can leave one, which the next run of the writer replaces)."""
     path = Path(path)
-    tmp = stage(path, write)
+    commit(stage(path, write), path)
+
+
+def commit(tmp: str, path: Path) -> None:
+    """Rename the staged file ``tmp`` (``stage``) to ``path``; on a failure it is removed and the error raised."""
     try:
         os.replace(tmp, path)
     except BaseException:

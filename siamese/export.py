@@ -34,6 +34,7 @@ from siamese.data.streaming import StreamedImages, collate_streamed
 from siamese.imaging import scan_image_tree
 from siamese.index import IndexSpec, index_description
 from siamese.index_store import read_meta, save_index
+from siamese.inference import eval_mode
 from siamese.runs import checkpoint_reference, load_tower, model_description, resolve_checkpoint, run_config
 from siamese.shards import ShardPlan, ShardStore, listing_digest
 
@@ -163,8 +164,7 @@ def export(cfg: DictConfig) -> dict | None:
     plan = ShardPlan(count=len(paths), shard_size=at_least("shard_size", cfg.shard_size), fingerprint={
         "images": listing_digest(relative), "checkpoint_sha256": reference["checkpoint_sha256"], "image": image})
     store = ShardStore(out / "shards")
-    net.eval()
-    with torch.no_grad():
+    with eval_mode(net):
         dim = int(net.embed(torch.zeros(1, int(image["channels"]), int(image["size"]), int(image["size"]))).shape[1])
     spec.check_build(plan.count, dim, on_disk=True)     # before hours of embedding, not after
     writer = ShardWriter(store, plan, paths, on_bad_image, dim)

@@ -116,7 +116,7 @@ class IndexSpec:
     def build(self, embeddings) -> faiss.Index:
         """The index trained (on ``training_sample``) and filled with every row, in memory."""
         v = as_vectors(embeddings)
-        IndexSpec.check_build(self, len(v), v.dim)
+        self.check_build(len(v), v.dim)
         index = self.make(v.dim, len(v))
         if not index.is_trained:
             index.train(self.training_sample(v))
@@ -285,7 +285,6 @@ class IVFPQIndex(IVFFlatIndex):
         index.precompute_table()
 
     def make(self, dim, n):
-        self.check(dim)
         m, nbits = self.params["m"], self.params["nbits"]
         n_train = self.n_train(n)
         if n_train < 2 ** nbits:
@@ -326,12 +325,11 @@ class AutoIndex(IndexSpec):
     (rounded to a power of two; FAISS's guideline is 4–16·√N), trained on a seeded sample of
     ``POINTS_PER_CENTROID · nlist`` vectors — IVF-Flat, or IVF-PQ (8-bit codes, as many sub-vectors as
     half of ``max_memory`` holds: ``pq_size``) when the flat vectors (4·N·D bytes) would not fit
-    ``max_memory`` — and the smallest
-    ``nprobe`` of 1, 2, 4, … whose recall@k against exact search on ``queries`` gallery vectors
-    reaches ``target_recall`` (when none does, a warning and the smallest ``nprobe`` within
-    ``TARGET_SLACK`` of the best recall: more probes would cost time for nothing). ``layout`` (flat /
-    ivf / ivfpq) fixes the layout and keeps the rest automatic. The choice, the measured recall and the
-    queries per second go into ``params`` (and ``index.json``).
+    ``max_memory`` — and the smallest ``nprobe`` of 1, 2, 4, … whose recall@k against exact search
+    on ``queries`` gallery vectors reaches ``target_recall`` (when none does, a warning and the
+    smallest ``nprobe`` within ``TARGET_SLACK`` of the best recall: more probes would cost time for
+    nothing). ``layout`` (flat / ivf / ivfpq) fixes the layout and keeps the rest automatic. The
+    choice, the measured recall and the queries per second go into ``params`` (and ``index.json``).
     """
 
     kind = "auto"
@@ -376,8 +374,8 @@ class AutoIndex(IndexSpec):
     def _tuned(self, v: Vectors, ivfdata: Path | None) -> faiss.Index:
         spec = self.choose(len(v), v.dim)
         index = spec.build(v) if ivfdata is None else spec.build_on_disk(v, ivfdata)
-        layout = {"flat": "flat", "ivf": "ivf", "ivfpq": "ivfpq"}[spec.kind]
-        if spec.kind == "flat":
+        layout = spec.kind
+        if layout == "flat":
             self.params.update(layout=layout, recall=1.0)
             return index
         _, queries = v.sample(min(self.queries, len(v)))
@@ -391,7 +389,7 @@ class AutoIndex(IndexSpec):
             if tried[-1][1] >= self.target_recall:
                 break
         best = max(recall for _, recall, _ in tried)
-        if best < self.target_recall:                # out of reach (PQ codes): the fastest within 0.01 of the best
+        if best < self.target_recall:                # out of reach (PQ codes): the fastest within the slack
             nprobe, recall, qps = next(t for t in tried if t[1] >= best - TARGET_SLACK)
             warnings.warn(f"index=auto ({layout}): no nprobe reaches index.target_recall={self.target_recall} "
                           f"(best recall@{self.k} {best:.3f}); using nprobe {nprobe}, recall {recall:.3f}"

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +34,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from siamese.atomic import atomic_write_many, json_bytes, sha256_file, stage
+from siamese.atomic import atomic_write_many, commit, json_bytes, sha256_file, stage
 from siamese.index import quiet_stdout
 
 META_FILE = "index.json"
@@ -71,11 +70,7 @@ def write_content_named(directory: Path, stem: str, suffix: str, write: Callable
 
     tmp = stage(Path(directory) / f"{stem}.{suffix.lstrip('.')}", hashed)
     out["name"] = f"{stem}.{out['sha256'][:12]}{suffix}"
-    try:
-        os.replace(tmp, Path(directory) / out["name"])
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    commit(tmp, Path(directory) / out["name"])
     return out
 
 
