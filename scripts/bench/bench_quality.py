@@ -21,10 +21,13 @@ table). `--equal-time` adds a second table at equal wall time: each trained vari
 its epochs scaled by (the first variant's mean training time / its own), rounded, so every variant
 trains about as long as the first. Figures are mean ± std over folds × seeds. `--log FILE` appends
 every run's figures as a JSON line and skips runs already there (a killed benchmark resumes).
+`--against NAME_PART` adds a paired table: each variant minus that variant, run by run (same seed and
+fold), mean ± std of the differences, so a lead is judged against the spread of the differences
+rather than against the spread between folds.
 
     python scripts/bench/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--losses dcontrastive ...]
         [--set k=v ...] [--folder ROOT | --glyphs] [--data-set k=v ...] [--variants NAME_PART ...] [--folds F]
-        [--equal-time] [--log FILE [--report-only]]
+        [--equal-time] [--against NAME_PART] [--log FILE [--report-only]]
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ from siamese.pipeline import train
 
 FLOORS = ("raw pixels", "untrained tower")    # never trained: 0 epochs in both tables
 FIGURES = ("auc", "eer", "map_at_r", "p_at_1", "one_shot", "train_s")
+HIGHER_IS_BETTER = ("auc", "map_at_r", "p_at_1", "one_shot")
 
 
 class PMLContrastivePeer(ClassIdLoss):
@@ -155,6 +159,35 @@ def print_table(results: dict[str, list]) -> None:
               + f" | {by_fold[worst]:.4f} (fold {worst}) |")
 
 
+def print_paired(results: dict[str, list], against: str) -> None:
+    """Each variant minus the reference variant (the first whose name contains ``against``), run by run.
+
+    For a figure f and the runs r both have (same seed, same fold), the row gives mean_r Δ ± std_r Δ
+    with Δ_r = f(variant, r) − f(reference, r), and marks ▲ where mean Δ > std Δ (ahead by more than
+    one standard deviation of the paired differences) and ▼ where mean Δ < −std Δ. Pairing removes
+    the fold-to-fold spread both variants share, which dominates the per-row std of the main table.
+    """
+    reference = next((name for name in results if against in name), None)
+    if reference is None:
+        raise SystemExit(f"--against {against!r}: no variant's name contains it; variants: {list(results)}")
+    ref = {(r["seed"], r["fold"]): r for r in results[reference]}
+    print(f"\nPaired against '{reference}' (each run minus the reference's run of the same seed and fold; "
+          "▲ / ▼: mean difference above / below one std of the differences):\n")
+    print("| variant | runs | " + " | ".join(f"Δ {key}" for key in HIGHER_IS_BETTER) + " |")
+    print("|---|---|" + "---|" * len(HIGHER_IS_BETTER))
+    for name, rows in results.items():
+        pairs = [(r, ref[r["seed"], r["fold"]]) for r in rows if (r["seed"], r["fold"]) in ref]
+        if name == reference or not pairs:
+            continue
+        cells = []
+        for key in HIGHER_IS_BETTER:
+            deltas = [r[key] - q[key] for r, q in pairs]
+            mean, std = statistics.mean(deltas), statistics.pstdev(deltas) if len(deltas) > 1 else 0.0
+            mark = " ▲" if mean > std else " ▼" if mean < -std else ""
+            cells.append(f"{mean:+.4f} ± {std:.4f}{mark}")
+        print(f"| {name} | {len(pairs)} | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -172,6 +205,8 @@ def main() -> None:
     parser.add_argument("--equal-time", action="store_true",
                         help="also rerun every trained variant for about the first variant's training time")
     parser.add_argument("--log", type=Path, help="append each run as a JSON line; skip runs already there")
+    parser.add_argument("--against", help="also print each variant's run-by-run differences from the variant "
+                                          "whose name contains this (e.g. 'PML')")
     parser.add_argument("--report-only", action="store_true",
                         help="train nothing: tables from the --log rows of the (seed, fold) runs every variant has")
     args = parser.parse_args()
@@ -188,6 +223,8 @@ def main() -> None:
     print(f"\ndata: {name}, split=classes, {over}; mean ± std over all of them; worst fold: the fold of the "
           f"lowest mean AUC\n\nEqual images seen (every trained variant {args.epochs} epochs):\n")
     print_table(results)
+    if args.against:
+        print_paired(results, args.against)
     if args.equal_time:
         reference = statistics.mean(r["train_s"] for r in results[next(iter(results))])
         epochs = {name: 0 if name in FLOORS else
