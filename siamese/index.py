@@ -37,6 +37,7 @@ METRICS = {"l2": faiss.METRIC_L2, "ip": faiss.METRIC_INNER_PRODUCT}
 POINTS_PER_CENTROID = 39   # FAISS warns below ~39 training points per k-means centroid
 TRAINING_COPIES = 3        # the training sample is held at most ~1.6 times (measured, IVF 4096 cells); 3 keeps a margin
 TARGET_SLACK = 0.01        # index=auto, target out of reach: the smallest nprobe within this of the best recall
+PLATEAU = 0.002            # index=auto stops doubling nprobe when two doublings gained less recall than this
 UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
          "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
 
@@ -345,10 +346,13 @@ class AutoIndex(IndexSpec):
     ``POINTS_PER_CENTROID · nlist`` vectors — IVF-Flat, or IVF-PQ (8-bit codes, as many sub-vectors as
     half of ``max_memory`` holds: ``pq_size``) when the flat vectors (4·N·D bytes) would not fit
     ``max_memory`` — and the smallest ``nprobe`` of 1, 2, 4, … whose recall@k against exact search
-    on ``queries`` gallery vectors reaches ``target_recall`` (when none does, a warning and the
-    smallest ``nprobe`` within ``TARGET_SLACK`` of the best recall: more probes would cost time for
-    nothing). ``layout`` (flat / ivf / ivfpq) fixes the layout and keeps the rest automatic. The
-    choice, the measured recall and the queries per second go into ``params`` (and ``index.json``).
+    on ``queries`` gallery vectors reaches ``target_recall``. The doubling stops early when two
+    doublings gained less than ``PLATEAU`` recall (IVF-PQ's codes cap its recall: probing every cell
+    of a 10 M index would take longer than building it); when no ``nprobe`` tried reaches the
+    target, a warning and the smallest ``nprobe`` within ``TARGET_SLACK`` of the best recall (more
+    probes would cost time for nothing). ``layout`` (flat / ivf / ivfpq) fixes the layout and keeps
+    the rest automatic. The choice, the measured recall and queries per second, and the ``tuning``
+    curve ([nprobe, recall, qps] per value tried) go into ``params`` (and ``index.json``).
     """
 
     kind = "auto"
@@ -405,7 +409,7 @@ class AutoIndex(IndexSpec):
             start = time.perf_counter()
             _, found = index.search(queries, self.k)
             tried.append((nprobe, recall_at_k(found, truth), len(queries) / max(time.perf_counter() - start, 1e-9)))
-            if tried[-1][1] >= self.target_recall:
+            if tried[-1][1] >= self.target_recall or (len(tried) >= 3 and tried[-1][1] - tried[-3][1] < PLATEAU):
                 break
         best = max(recall for _, recall, _ in tried)
         if best < self.target_recall:                # out of reach (PQ codes): the fastest within the slack
@@ -419,7 +423,8 @@ class AutoIndex(IndexSpec):
         index.nprobe = nprobe
         self.params.update({key: value for key, value in spec.params.items() if key != "metric"})
         self.params.update(layout=layout, nprobe=nprobe, recall=recall, queries_per_second=round(qps),
-                           target_recall=self.target_recall)
+                           target_recall=self.target_recall,
+                           tuning=[[n, round(r, 4), round(q)] for n, r, q in tried])
         return index
 
 

@@ -197,6 +197,8 @@ def test_auto_with_a_target_out_of_reach_warns_and_takes_the_fastest_nprobe_near
                                          r"\(best recall@10 0\.\d+\); using nprobe \d+"):
         index = spec.build(x)
     assert spec.params["layout"] == "ivfpq" and index.nprobe == spec.params["nprobe"] < spec.params["nlist"]
+    probed = [n for n, _, _ in spec.params["tuning"]]
+    assert probed[-1] < spec.params["nlist"]                        # stopped where recall flattened out
     best = idx.measure_recall(index, x, k=10, sample=200)
     index.nprobe = spec.params["nlist"]                             # every cell: no better than 0.01 more
     assert idx.measure_recall(index, x, k=10, sample=200) <= best + idx.TARGET_SLACK + 1e-9
