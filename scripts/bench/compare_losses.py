@@ -54,13 +54,15 @@ def main() -> None:
         "# Losses compared on digits", "",
         "Every loss of `conf/loss` trained with the same tower (`[32, 64, 128]`, 16×16 digits), "
         f"{args.epochs} epochs of 4000 pairs (8000 images; the P×K losses see the same number of "
-        "images per epoch), the default model embedding (`concat`) and optimizer (Adam 1e-3, weight "
-        "decay 1e-3, cosine decay) unless `--set` says otherwise, seed 0, early stopping off; figures on the "
+        f"images per epoch), the default model embedding (`concat`) and optimizer (Adam 1e-3, weight "
+        f"decay {OmegaConf.load(ROOT / 'conf' / 'optimizer' / 'adam.yaml').weight_decay:g}, cosine decay) "
+        "unless `--set` says otherwise, seed 0, early stopping off; figures on the "
         "held-out test pairs / queries. `split=classes` evaluates on digits 7–9, never seen in "
         "training (so one-shot is 3-way). One seed: differences of a few thousandths are noise. "
         "ms / step is wall time of `Trainer.fit` over its steps (validation included): a batch is 128 "
-        "pairs = 256 images for the pair and classification losses but P×K = 6 × 16 = 96 images for "
-        "triplet / TriHard / quadruplet / MSML, so compare step times within a family; "
+        "pairs = 256 images for the sampled-pair and classification losses but P×K = 6 × 16 = 96 images "
+        "for dcontrastive (every pair of the batch), triplet / TriHard / quadruplet / MSML, so compare "
+        "step times within a family; "
         "`scripts/bench/bench_losses.py` times losses cleanly.", "",
         "```", machine_header().replace(sys.argv[0], "scripts/bench/compare_losses.py"), "```", "",
         "| split | loss | AUC | EER | P@1 | MAP@R | one-shot | ms / step |",
