@@ -138,6 +138,11 @@ def run_all(variants: dict, epochs: dict[str, int], args, base: list[str], log: 
     return results
 
 
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and population standard deviation (0 for a single value)."""
+    return statistics.mean(values), statistics.pstdev(values)
+
+
 def print_table(results: dict[str, list]) -> None:
     """One markdown row a variant: mean ± std of every figure over its runs, and its worst fold."""
     n_way = results[next(iter(results))][0]["n_way"]
@@ -149,10 +154,8 @@ def print_table(results: dict[str, list]) -> None:
         worst = min(by_fold, key=by_fold.get)
         cells = []
         for key in FIGURES:
-            values = [r[key] for r in rows]
-            std = statistics.pstdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.1f} ± {std:.1f}" if key == "train_s"
-                         else f"{statistics.mean(values):.4f} ± {std:.4f}")
+            mean, std = mean_std([r[key] for r in rows])
+            cells.append(f"{mean:.1f} ± {std:.1f}" if key == "train_s" else f"{mean:.4f} ± {std:.4f}")
         images = f"{statistics.mean(r['images'] for r in rows):,.0f}"
         print(f"| {name} | {rows[0]['epochs']} | {images} | " + " | ".join(cells)
               + f" | {by_fold[worst]:.4f} (fold {worst}) |")
@@ -180,8 +183,7 @@ def print_paired(results: dict[str, list], against: str) -> None:
             continue
         cells = []
         for key in HIGHER_IS_BETTER:
-            deltas = [r[key] - q[key] for r, q in pairs]
-            mean, std = statistics.mean(deltas), statistics.pstdev(deltas) if len(deltas) > 1 else 0.0
+            mean, std = mean_std([r[key] - q[key] for r, q in pairs])
             mark = " ▲" if mean > std else " ▼" if mean < -std else ""
             cells.append(f"{mean:+.4f} ± {std:.4f}{mark}")
         print(f"| {name} | {len(pairs)} | " + " | ".join(cells) + " |")

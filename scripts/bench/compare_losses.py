@@ -54,7 +54,7 @@ def main() -> None:
         "# Losses compared on digits", "",
         "Every loss of `conf/loss` trained with the same tower (`[32, 64, 128]`, 16×16 digits), "
         f"{args.epochs} epochs of 4000 pairs (8000 images; the P×K losses see the same number of "
-        f"images per epoch), the default model embedding (`concat`) and optimizer (Adam 1e-3, weight "
+        "images per epoch), the default model embedding (`concat`) and optimizer (Adam 1e-3, weight "
         f"decay {OmegaConf.load(ROOT / 'conf' / 'optimizer' / 'adam.yaml').weight_decay:g}, cosine decay) "
         "unless `--set` says otherwise, seed 0, early stopping off; figures on the "
         "held-out test pairs / queries. `split=classes` evaluates on digits 7–9, never seen in "
