@@ -149,8 +149,9 @@ def autofaiss_build(python: str, shard_dir: Path, work: Path, budget: str, avail
                                   infos=str(work / "af.json"), budget=budget.replace("B", ""),
                                   available=available.replace("B", ""), threads=threads, query_ms=query_ms)
     proc = subprocess.run([python, "-c", code], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"autofaiss failed:\n{proc.stderr[-3000:]}")
+    if proc.returncode != 0 or not (work / "af.index").exists():
+        # autofaiss logs why it declines (e.g. too little current_memory_available) and returns no index
+        raise RuntimeError(f"autofaiss wrote no index:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -172,7 +173,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--autofaiss-python", help="a python with autofaiss installed: build the peer too")
     parser.add_argument("--autofaiss-available", default="4GB",
-                        help="autofaiss's current_memory_available (it refuses to build below its own estimate)")
+                        help="autofaiss's current_memory_available (it declines below its own estimate, or below 1.11× max_index_memory_usage)")
     parser.add_argument("--autofaiss-query-ms", type=float, nargs="+", default=[10.0],
                         help="autofaiss's max_index_query_time_ms (its default 10): it tunes the index to the best "
                              "recall within this single-query time; one build per value")
