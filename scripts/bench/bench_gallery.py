@@ -173,7 +173,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--autofaiss-python", help="a python with autofaiss installed: build the peer too")
     parser.add_argument("--autofaiss-available", default="4GB",
-                        help="autofaiss's current_memory_available (it declines below its own estimate, or below 1.11× max_index_memory_usage)")
+                        help="autofaiss's current_memory_available (it declines below its own estimate "
+                             "or below 1.11× max_index_memory_usage)")
     parser.add_argument("--autofaiss-query-ms", type=float, nargs="+", default=[10.0],
                         help="autofaiss's max_index_query_time_ms (its default 10): it tunes the index to the best "
                              "recall within this single-query time; one build per value")
