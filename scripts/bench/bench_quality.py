@@ -12,7 +12,8 @@ any image folder (`--folder ROOT`), with the same tower, epochs and images seen:
                (K images of each of P classes); PML is imported here only, as the peer. It trains
                the model embedding, once for each `model.embedding` (last stage; all stages
                concatenated) and each `optimizer.weight_decay` (1e-3; 0), so it is
-               measured at its best setting whatever ours uses;
+               measured at its best setting whatever ours uses (`--peer-set k=v` gives it a training
+               knob tried on ours, e.g. the learning rate, so the peer is retuned too);
 - raw pixels:  the flattened, L2-normalised images;
 - untrained:   the same tower with `trainer.max_epochs=0`.
 
@@ -26,8 +27,8 @@ fold), mean ± std of the differences, so a lead is judged against the spread of
 rather than against the spread between folds.
 
     python scripts/bench/bench_quality.py [--seeds 0 1 2] [--epochs 10] [--losses dcontrastive ...]
-        [--set k=v ...] [--folder ROOT | --glyphs] [--data-set k=v ...] [--variants NAME_PART ...] [--folds F]
-        [--equal-time] [--against NAME_PART] [--log FILE [--report-only]]
+        [--set k=v ...] [--peer-set k=v ...] [--folder ROOT | --glyphs] [--data-set k=v ...]
+        [--variants NAME_PART ...] [--folds F] [--equal-time] [--against NAME_PART] [--log FILE [--report-only]]
 """
 from __future__ import annotations
 
@@ -96,8 +97,8 @@ def candidates(args) -> dict[str, list[str] | None]:
     variants = {
         **ours,
         **{f"PML ContrastiveLoss (defaults), P×K, model.embedding={how}, "
-           f"{'weight decay ' + str(wd) if wd else 'no weight decay'}":
-           [*pml, f"model.embedding={how}", f"optimizer.weight_decay={wd}"]
+           f"{'weight decay ' + str(wd) if wd else 'no weight decay'}{''.join(', ' + o for o in args.peer_set)}":
+           [*pml, f"model.embedding={how}", f"optimizer.weight_decay={wd}", *args.peer_set]
            for how in EMBEDDINGS for wd in PEER_WEIGHT_DECAYS},
         "raw pixels": None,
         "untrained tower": next(iter(ours.values())),                 # trained for 0 epochs
@@ -196,6 +197,9 @@ def main() -> None:
     parser.add_argument("--losses", nargs="+", default=["dcontrastive"],
                         help="our recipes: a conf/loss name, optionally with overrides ('dcontrastive loss.m1=0')")
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides for our recipes (key=value)")
+    parser.add_argument("--peer-set", nargs="*", default=[],
+                        help="extra overrides for the peer's runs, named in its rows (e.g. optimizer.lr=0.003, "
+                             "to retune the peer at a setting tried on ours)")
     parser.add_argument("--data-set", nargs="*", default=[],
                         help="overrides for every variant's data (e.g. data.source.image_size=16)")
     parser.add_argument("--folder", help="an image folder root/<class>/<image> instead of digits")
