@@ -94,20 +94,28 @@ class ConvTower(Tower):
             inside the tower, so evaluation, export and matching normalise exactly as training did.
         embedding: how the model embedding is made from the stages (``combine_stages``):
             ``last`` (``D_L`` values) or ``concat`` (``Σ D_l`` values).
+        pool_grid: ``g``, each stage's map is average-pooled to a ``g × g`` grid before its head: 1 is
+            global average pooling (position discarded); 2 or more keeps a coarse layout, which
+            small images such as digits and glyphs identify by. The head sees ``C_l · g²`` values.
 
     ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
-    ``e_l = normalize(W_l · avgpool(stage_l(…stage_1(x))))``.
+    ``e_l = normalize(W_l · flatten(avgpool_g(stage_l(…stage_1(x)))))``, ``avgpool_g (B, C_l, H_l, W_l)
+    -> (B, C_l, g, g)`` averaging adaptive bins (``adaptive_avg_pool2d``; a map smaller than ``g``
+    repeats its cells).
     """
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
                  embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
-                 input_std: Sequence[float] | None = None, embedding: str = "last"):
+                 input_std: Sequence[float] | None = None, embedding: str = "last", pool_grid: int = 1):
         super().__init__()
         self.embedding = check_embedding(embedding)
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1:
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {channels}")
         image_channels("model.in_channels", in_channels)
+        if isinstance(pool_grid, bool) or not isinstance(pool_grid, int) or pool_grid < 1:
+            raise ValueError(f"model.pool_grid must be a positive int (1 = global average pooling), got {pool_grid!r}")
+        self.pool_grid = pool_grid
         dims = ([int(embedding_dim)] * len(channels) if isinstance(embedding_dim, int)
                 else [int(d) for d in embedding_dim])
         if len(dims) != len(channels) or min(dims) < 1:
@@ -118,7 +126,7 @@ class ConvTower(Tower):
         self.stages = nn.ModuleList(
             _conv_block(c_in, c_out) for c_in, c_out in zip([self.in_channels, *channels], channels)
         )
-        self.heads = nn.ModuleList(nn.Linear(c, d) for c, d in zip(channels, dims))
+        self.heads = nn.ModuleList(nn.Linear(c * pool_grid**2, d) for c, d in zip(channels, dims))
         self.embedding_dims = dims
         mean = [0.0] * self.in_channels if input_mean is None else [float(v) for v in input_mean]
         std = [1.0] * self.in_channels if input_std is None else [float(v) for v in input_std]
@@ -154,7 +162,8 @@ class ConvTower(Tower):
         out = []
         for stage, head in zip(self.stages, self.heads):
             x = stage(x)
-            out.append(F.normalize(head(x.mean(dim=(2, 3))), dim=1))  # (B, C_l) -> (B, D_l)
+            pooled = F.adaptive_avg_pool2d(x, self.pool_grid).flatten(1)      # (B, C_l · g²)
+            out.append(F.normalize(head(pooled), dim=1))                      # (B, D_l)
         return out
 
 

@@ -105,6 +105,23 @@ def test_concat_embedding_is_unit_norm_and_averages_the_stage_distances():
         ConvTower(embedding="mean")
 
 
+def test_pool_grid_feeds_each_head_the_means_of_a_g_by_g_grid():
+    """e_l = normalize(W_l · flatten(avgpool_g(map_l))): g = 1 the global mean, g = 2 the quadrants' means."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, 16, 16)
+    for g in (1, 2):
+        net = ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=g).eval()
+        stage_1 = net.stages[0](x)                                                     # (3, 4, 8, 8)
+        cells = [stage_1[:, :, 8 // g * i:8 // g * (i + 1), 8 // g * j:8 // g * (j + 1)].mean(dim=(2, 3))
+                 for i in range(g) for j in range(g)]                                  # g² × (3, 4)
+        pooled = torch.stack(cells, dim=2).flatten(1)                                  # (3, 4 · g²), channel-major
+        expected = torch.nn.functional.normalize(net.heads[0](pooled), dim=1)
+        assert net.heads[0].in_features == 4 * g * g
+        assert torch.allclose(net(x)[0], expected, atol=1e-6)
+    with pytest.raises(ValueError, match="model.pool_grid must be a positive int .*got 0"):
+        ConvTower(pool_grid=0)
+
+
 def test_single_embedding_losses_train_the_concat_embedding():
     """With model.embedding=concat, contrastive reaches every head: it trains what the index will hold."""
     net = ConvTower(in_channels=1, channels=(8, 16), embedding_dim=[6, 8], embedding="concat")
