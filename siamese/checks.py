@@ -1,6 +1,7 @@
 """Config-value checks shared by every module: each error names the key, the value and what is allowed."""
 from __future__ import annotations
 
+import numbers
 from collections.abc import Collection
 
 
@@ -20,7 +21,10 @@ def positive(key: str, value: float) -> float:
 
 
 def at_least(key: str, value: int, low: int = 1) -> int:
-    """``value`` as an int, or a ``ValueError`` naming ``key`` when it is below ``low``."""
+    """``value`` as an int, or a ``ValueError`` naming ``key`` when it is not an integer (a bool, 2.5)
+    or is below ``low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{key} must be an int >= {low}, got {value!r}")
     if int(value) < low:
         raise ValueError(f"{key} must be >= {low}, got {value}")
     return int(value)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from siamese.checks import image_channels, one_of
+from siamese.checks import at_least, image_channels, one_of
 
 EMBEDDINGS = ("last", "concat")
 
@@ -113,9 +113,7 @@ class ConvTower(Tower):
         if not channels or min(channels) < 1:
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {channels}")
         image_channels("model.in_channels", in_channels)
-        if isinstance(pool_grid, bool) or not isinstance(pool_grid, int) or pool_grid < 1:
-            raise ValueError(f"model.pool_grid must be a positive int (1 = global average pooling), got {pool_grid!r}")
-        self.pool_grid = pool_grid
+        self.pool_grid = at_least("model.pool_grid", pool_grid)
         dims = ([int(embedding_dim)] * len(channels) if isinstance(embedding_dim, int)
                 else [int(d) for d in embedding_dim])
         if len(dims) != len(channels) or min(dims) < 1:

@@ -118,8 +118,10 @@ def test_pool_grid_feeds_each_head_the_means_of_a_g_by_g_grid():
         expected = torch.nn.functional.normalize(net.heads[0](pooled), dim=1)
         assert net.heads[0].in_features == 4 * g * g
         assert torch.allclose(net(x)[0], expected, atol=1e-6)
-    with pytest.raises(ValueError, match="model.pool_grid must be a positive int .*got 0"):
+    with pytest.raises(ValueError, match=r"model\.pool_grid must be >= 1, got 0"):
         ConvTower(pool_grid=0)
+    with pytest.raises(ValueError, match=r"model\.pool_grid must be an int >= 1, got 2\.0"):
+        ConvTower(pool_grid=2.0)
 
 
 def test_single_embedding_losses_train_the_concat_embedding():
