@@ -68,9 +68,14 @@ def test_sample_split_holds_out_a_share_of_every_class(digits):
 def test_class_split_trains_on_0_to_6_and_evaluates_on_7_to_9(digits):
     dm = make_module(digits, split="classes")
     assert set(digits.labels[dm.indices["train"]]) == set(range(7))
-    assert set(digits.labels[dm.indices["val"]]) == {7, 8, 9}
-    assert set(digits.labels[dm.indices["test"]]) == {7, 8, 9}
-    assert dm.retrieval_splits == ("val", "test")
+    assert set(digits.labels[dm.indices["enrol"]]) == set(digits.labels[dm.indices["test"]]) == {7, 8, 9}
+    assert dm.retrieval_splits == ("enrol", "test")
+    # val picks the checkpoint, the early stop and the threshold: never from a held-out class
+    assert set(digits.labels[dm.indices["val"]]) == set(range(7))
+    assert set(np.concatenate(list(dm.indices.values())).tolist()) == set(range(len(digits.labels)))
+    for c in range(7):
+        n = (digits.labels == c).sum()
+        assert np.isin(np.flatnonzero(digits.labels == c), dm.indices["val"]).sum() == round(0.1 * n)
 
 
 def test_single_image_class_pairs_with_itself_and_warns_naming_it():
@@ -135,10 +140,14 @@ def test_folder_with_one_class_is_refused(tmp_path):
 
 
 def test_split_leaving_no_positive_pair_is_refused(tmp_path):
-    root = folder_tree(tmp_path / "imgs", classes=("a", "b", "c", "d"), per_class=2)
-    # split=classes, 2 held-out classes of 2 images: val and test get one image per class
+    root = folder_tree(tmp_path / "imgs", classes=("a", "b", "c", "d"), per_class=10)
+    # 20 % of 10 images held out per class: val and test get one image per class
     with pytest.raises(ValueError, match=r"every class of the val split has a single image"):
-        make_module(FolderImages(str(root)), split="classes", holdout_classes=0.5)
+        make_module(FolderImages(str(root)))
+    few = folder_tree(tmp_path / "few", classes=("a", "b", "c", "d"), per_class=3)
+    # split=classes: val takes two images of each training class of 4 or more; these have 3
+    with pytest.raises(ValueError, match=r"the val split is empty: .*training classes of 4 or more"):
+        make_module(FolderImages(str(few)), split="classes", holdout_classes=0.5)
 
 
 def test_empty_split_is_refused(tmp_path):
@@ -148,7 +157,7 @@ def test_empty_split_is_refused(tmp_path):
 
 
 def test_split_leaving_one_class_is_refused(digits):
-    with pytest.raises(ValueError, match=r"the val split has 1 class\(es\)"):
+    with pytest.raises(ValueError, match=r"the test split has 1 class\(es\)"):
         make_module(digits, split="classes", holdout_classes=0.1)
 
 
@@ -187,7 +196,8 @@ def test_class_folds_partition_the_classes_and_hold_each_out_once():
     held_out = []
     for fold in range(4):
         parts = split_indices(labels, "classes", 0.2, 0.3, seed=3, class_fold=fold, n_class_folds=4)
-        train, test = set(labels[parts["train"]]), set(labels[parts["val"]]) | set(labels[parts["test"]])
+        train, test = set(labels[parts["train"]]) | set(labels[parts["val"]]), set(labels[parts["enrol"]]) | set(
+            labels[parts["test"]])
         assert not train & test and train | test == set(range(10))
         held_out += sorted(test)
     assert sorted(held_out) == list(range(10))                          # every class held out exactly once

@@ -45,5 +45,5 @@ def test_evaluate_reports_every_figure_and_caps_n_way(tmp_path):
     assert set(v["tar_at_far"]) == {"0.001", "0.01", "0.1"}
     assert v["tar_at_far"]["0.001"] is None  # 100 different pairs cannot measure 1e-3
     assert v["folds"] == 10 and 0 <= v["kfold_accuracy"] <= 1
-    assert report["retrieval"]["gallery"] == "val" and set(result.gallery_labels) == {7, 8, 9}
+    assert report["retrieval"]["gallery"] == "enrol" and set(result.gallery_labels) == {7, 8, 9}
     assert result.test_dist.shape == (200,)

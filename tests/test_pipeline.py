@@ -84,7 +84,7 @@ def test_train_script_writes_index_and_report(loss, trained_runs):
 
 def test_class_split_runs_and_reports_unseen_class_retrieval(tmp_path):
     report = train(compose_config("train", [*SMALL, f"run_dir={tmp_path}", "loss=dcontrastive", "data.split=classes"]))
-    assert report["split"] == "classes" and report["retrieval"]["gallery"] == "val"
+    assert report["split"] == "classes" and report["retrieval"]["gallery"] == "enrol"
     _, meta = load_index(tmp_path)
     assert set(gallery_labels(tmp_path, meta).tolist()) == {7, 8, 9}
 

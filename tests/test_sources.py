@@ -163,7 +163,8 @@ def test_glyphs_hold_out_whole_characters_and_repeat_per_seed():
     assert {glyphs.classes[c] for c in glyphs.heldout_classes} == set(greek)
     dm = PairDataModule(glyphs, split="source", train_pairs=64, val_pairs=32, test_pairs=32)
     train = set(glyphs.labels[dm.indices["train"]])
-    test = set(glyphs.labels[dm.indices["val"]]) | set(glyphs.labels[dm.indices["test"]])
+    train |= set(glyphs.labels[dm.indices["val"]])
+    test = set(glyphs.labels[dm.indices["enrol"]]) | set(glyphs.labels[dm.indices["test"]])
     assert not train & test and test == set(glyphs.heldout_classes)
     assert torch.equal(GlyphImages(image_size=16, renderings=1, seed=0).images, glyphs.images)   # deterministic
     assert not torch.equal(GlyphImages(image_size=16, renderings=1, seed=1).images, glyphs.images)

@@ -162,8 +162,9 @@ class PairDataModule(PairBatchModule):
         split: ``"samples"`` (hold out images of every class), ``"classes"`` (hold out whole
             classes: evaluation on classes never seen in training — the verification setting) or
             ``"source"`` (the held-out classes the source names, e.g. Omniglot's evaluation set).
-        holdout: fraction of each class's images held out for val + test (``split=samples``).
-        holdout_classes: fraction of classes held out for val + test (``split=classes``).
+        holdout: fraction of each class's images held out for val + test (``split=samples``); with
+            held-out classes, half of it is each training class's val share.
+        holdout_classes: fraction of classes held out for enrolment + test (``split=classes``).
         class_folds, class_fold: with ``split=classes``, deal the classes into ``class_folds`` seeded
             folds and hold out fold ``class_fold`` (instead of the last ``holdout_classes`` share).
         positive_fraction: share of same-class pairs (``y = 1``) in every pair set.
@@ -178,8 +179,10 @@ class PairDataModule(PairBatchModule):
             from config) applied to training pairs only; validation, test and exports never augment.
 
     Retrieval uses a *gallery* and *queries*: with ``split=samples`` the gallery is the train split
-    and the queries the test images; with ``split=classes`` the gallery is the held-out classes'
-    val images (enrolment) and the queries their test images.
+    and the queries the test images; with ``split=classes`` the gallery is half of the held-out
+    classes' images (``enrol``) and the queries the other half (``test``), while val comes from the
+    training classes (``split_indices``): no checkpoint, early stop or threshold is chosen on a
+    held-out class.
     Training pairs depend on the epoch, so the trainer must reload the train loader every epoch
     (``reload_dataloaders_every_n_epochs: 1``, set in ``conf/trainer``).
     """
@@ -264,7 +267,7 @@ class PairDataModule(PairBatchModule):
     @property
     def retrieval_splits(self) -> tuple[str, str]:
         """``(gallery, queries)`` split names; see the class docstring."""
-        return ("train", "test") if self.split == "samples" else ("val", "test")  # unseen classes: enrol val
+        return ("train", "test") if self.split == "samples" else ("enrol", "test")
 
 
 class PairListDataModule(PairBatchModule):

@@ -21,14 +21,17 @@ def class_folds(classes: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
 def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classes: float,
                   seed: int, source_heldout: list[int] | None = None, class_fold: int = 0,
                   n_class_folds: int | None = None) -> dict[str, np.ndarray]:
-    """Indices of the train / val / test images.
+    """Indices of the train / val / test images (and, for unseen classes, the enrolment images).
 
     ``split="samples"``: in every class, ``round(holdout · n_c)`` images are held out, the first half
     (rounded down) for val, the rest for test; a class with a single image stays in train.
     ``split="classes"``: the last ``max(1, round(holdout_classes · K))`` classes (in sorted order) are
-    held out — unseen at training — and their images are halved into val and test; with
-    ``n_class_folds = F``, the classes are dealt into ``F`` seeded folds (``class_folds``) and fold
-    ``class_fold`` is held out instead, so ``F`` runs hold out every class exactly once.
+    held out — unseen at training — and their images are halved into ``enrol`` (the retrieval
+    gallery) and ``test``; with ``n_class_folds = F``, the classes are dealt into ``F`` seeded folds
+    (``class_folds``) and fold ``class_fold`` is held out instead, so ``F`` runs hold out every class
+    exactly once. Val — what picks the best checkpoint, stops early and sets the threshold — is
+    ``max(2, round(holdout / 2 · n_c))`` images of each *training* class of 4 or more images (two,
+    so that it has same-class pairs), so nothing fitted or selected ever sees a held-out class.
     ``split="source"``: like ``classes``, with the held-out classes named by the source
     (``source_heldout``, e.g. Omniglot's evaluation alphabets).
     """
@@ -38,10 +41,10 @@ def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classe
     classes = np.unique(labels)
     if len(classes) < 2:
         raise ValueError(f"the data set has {len(classes)} class(es); at least 2 are needed")
+    if not 0 < holdout < 1:
+        raise ValueError(f"data.holdout must be in (0, 1), got {holdout}")
     parts = {"train": [], "val": [], "test": []}
     if split == "samples":
-        if not 0 < holdout < 1:
-            raise ValueError(f"data.holdout must be in (0, 1), got {holdout}")
         for c in classes:
             idx = rng.permutation(np.flatnonzero(labels == c))
             n_hold = int(round(holdout * len(idx))) if len(idx) > 1 else 0
@@ -64,13 +67,16 @@ def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classe
             if not 0 < holdout_classes < 1:
                 raise ValueError(f"data.holdout_classes must be in (0, 1), got {holdout_classes}")
             held = set(classes[len(classes) - max(1, int(round(holdout_classes * len(classes)))):].tolist())
+        parts["enrol"] = []
         for c in classes:
             idx = rng.permutation(np.flatnonzero(labels == c))
-            if int(c) not in held:
-                parts["train"].append(idx)
-            else:
-                parts["val"].append(idx[: len(idx) // 2])
+            if int(c) in held:
+                parts["enrol"].append(idx[: len(idx) // 2])
                 parts["test"].append(idx[len(idx) // 2:])
+            else:
+                n_val = max(2, int(round(holdout / 2 * len(idx)))) if len(idx) >= 4 else 0
+                parts["val"].append(idx[:n_val])
+                parts["train"].append(idx[n_val:])
     return {name: np.sort(np.concatenate(p)) if p else np.zeros(0, dtype=np.int64) for name, p in parts.items()}
 
 
@@ -79,8 +85,9 @@ def check_pairable(name: str, labels: np.ndarray, class_names: list[str]) -> Non
     classes, counts = np.unique(labels, return_counts=True)
     if len(labels) == 0:
         raise ValueError(
-            f"the {name} split is empty: too few images per class for data.holdout (split=samples) "
-            "or too few classes for data.holdout_classes (split=classes)"
+            f"the {name} split is empty: too few images per class for data.holdout (split=samples; "
+            "with held-out classes, val takes images of the training classes of 4 or more) or too few "
+            "classes for data.holdout_classes (split=classes)"
         )
     if len(classes) < 2:
         raise ValueError(
