@@ -37,7 +37,7 @@ from siamese.index_store import gallery_labels, load_index, save_index
 from siamese.lightning import AtomicCheckpointIO, RunDirectoryLock, log_report_images
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
-from siamese.runs import checkpoint_reference, checkpoint_state, model_description, resolve_checkpoint, run_config
+from siamese.runs import checkpoint_reference, model_description, read_checkpoint, resolve_checkpoint, run_config
 
 
 def resolve_sampler(data_cfg: DictConfig, loss) -> str | None:
@@ -97,8 +97,11 @@ def settings_from(cfg: DictConfig) -> EvaluationSettings:
     return EvaluationSettings(**OmegaConf.to_container(cfg.evaluation, resolve=True))
 
 
-def load_weights(module: SiameseModule, checkpoint: Path) -> None:
-    module.load_state_dict(checkpoint_state(checkpoint))
+def load_weights(module: SiameseModule, checkpoint: Path) -> int:
+    """Load a checkpoint's weights into ``module``; return the (0-based) epoch it was saved in."""
+    saved = read_checkpoint(checkpoint)
+    module.load_state_dict(saved["state_dict"])
+    return int(saved["epoch"])
 
 
 def _finish(run_dir: Path, result: Evaluation, checkpoint: Path | None, digest: str | None, cfg: DictConfig) -> dict:
@@ -165,8 +168,8 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback]) -> dict:
         return {}
 
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
-    if best:
-        load_weights(module, best)
+    last = training["epochs"] - 1 if training["epochs"] else None        # no checkpoint: the final weights
+    training["evaluated_epoch"] = load_weights(module, best) if best else last
     digest = sha256_file(best) if best else None
     result = evaluate_model(module.net, datamodule, settings, index_spec=index_spec)
     gallery_split, _ = datamodule.retrieval_splits

@@ -42,8 +42,13 @@ def model_description(model_cfg: DictConfig, source_cfg: DictConfig) -> dict:
                       "resize": str(source_cfg.get("resize", "stretch"))}}
 
 
+def read_checkpoint(checkpoint: Path) -> dict:
+    """A Lightning checkpoint's contents (``state_dict``, ``epoch``, …), on the CPU."""
+    return torch.load(checkpoint, map_location="cpu", weights_only=False)
+
+
 def checkpoint_state(checkpoint: Path) -> dict:
-    return torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    return read_checkpoint(checkpoint)["state_dict"]
 
 
 def load_tower(model_cfg, checkpoint: Path) -> nn.Module:

@@ -83,10 +83,16 @@ def test_train_script_writes_index_and_report(loss, trained_runs):
 
 
 def test_class_split_runs_and_reports_unseen_class_retrieval(tmp_path):
-    report = train(compose_config("train", [*SMALL, f"run_dir={tmp_path}", "loss=dcontrastive", "data.split=classes"]))
+    report = train(compose_config("train", [*SMALL, f"run_dir={tmp_path}", "loss=dcontrastive", "data.split=classes",
+                                            "trainer.max_epochs=3", "callbacks.early_stopping=null"]))
     assert report["split"] == "classes" and report["retrieval"]["gallery"] == "enrol"
     _, meta = load_index(tmp_path)
     assert set(gallery_labels(tmp_path, meta).tolist()) == {7, 8, 9}
+    # the figures come from the epoch of the best validation AUC, and the report says which
+    rows = [line.split(",") for line in (tmp_path / "logs" / "metrics.csv").read_text().splitlines()]
+    col, epoch = rows[0].index("val/auc"), rows[0].index("epoch")
+    val_auc = {int(r[epoch]): float(r[col]) for r in rows[1:] if r[col]}
+    assert len(val_auc) == 3 and report["training"]["evaluated_epoch"] == max(val_auc, key=val_auc.get)
 
 
 def test_bad_config_fails_before_training_and_names_the_value(tmp_path):

@@ -71,7 +71,8 @@ def figures(report: dict, seconds: float) -> dict:
     v, r, o = report["verification"], report["retrieval"], report["one_shot"]
     return {"auc": v["auc"], "eer": v["eer"], "map_at_r": r["map_at_r"], "p_at_1": r["p_at_1"],
             "one_shot": o["accuracy"], "n_way": o["n_way"], "train_s": seconds,
-            "images": report.get("training", {}).get("images_seen", 0)}
+            "images": report.get("training", {}).get("images_seen", 0),
+            "evaluated_epoch": report.get("training", {}).get("evaluated_epoch")}
 
 
 def run(overrides: list[str] | None, base: list[str], tmp: str) -> dict:
