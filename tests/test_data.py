@@ -78,6 +78,19 @@ def test_class_split_trains_on_0_to_6_and_evaluates_on_7_to_9(digits):
         assert np.isin(np.flatnonzero(digits.labels == c), dm.indices["val"]).sum() == round(0.1 * n)
 
 
+def test_validation_classes_are_held_out_whole_and_leave_the_test_images_alone(digits):
+    default, dm = make_module(digits, split="classes"), make_module(digits, split="classes", val_classes=0.3)
+    val, train = set(digits.labels[dm.indices["val"]]), set(digits.labels[dm.indices["train"]])
+    assert len(val) == 2 and not val & train and val | train == set(range(7))     # round(0.3 · 7) classes
+    assert np.isin(np.flatnonzero(np.isin(digits.labels, list(val))), dm.indices["val"]).all()   # all their images
+    for part in ("enrol", "test"):
+        assert np.array_equal(dm.indices[part], default.indices[part])
+    with pytest.raises(ValueError, match=r"data\.val_classes=0\.3 holds out .* it needs data\.split=classes or source"):
+        PairDataModule.check_settings(split="samples", val_classes=0.3)
+    with pytest.raises(ValueError, match=r"data\.val_classes=0\.9 holds out 6 of the 7 training classes"):
+        make_module(digits, split="classes", val_classes=0.9)
+
+
 def test_single_image_class_pairs_with_itself_and_warns_naming_it():
     labels = np.array([0, 0, 0, 1, 1, 2])
     p = sample_pairs(labels, 600, 0.5, np.random.default_rng(0))

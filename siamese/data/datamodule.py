@@ -167,6 +167,8 @@ class PairDataModule(PairBatchModule):
         holdout_classes: fraction of classes held out for enrolment + test (``split=classes``).
         class_folds, class_fold: with ``split=classes``, deal the classes into ``class_folds`` seeded
             folds and hold out fold ``class_fold`` (instead of the last ``holdout_classes`` share).
+        val_classes: with held-out classes, this share of the training classes is held out whole as
+            val (validation classes) instead of a share of every training class's images.
         positive_fraction: share of same-class pairs (``y = 1``) in every pair set.
         train_pairs / val_pairs / test_pairs: pairs per training epoch / in the fixed val, test sets.
         sampler: ``"pairs"`` (random pairs, ``positive_fraction`` same) or ``"pk"``: P×K batches —
@@ -192,11 +194,12 @@ class PairDataModule(PairBatchModule):
                  train_pairs: int = 4000, val_pairs: int = 1000, test_pairs: int = 2000,
                  batch_size: int = 128, num_workers: int | str = 0, seed: int = 0,
                  sampler: str = "pairs", p: int = 16, k: int = 4, augment=None, class_fold: int = 0,
-                 class_folds: int | None = None):
+                 class_folds: int | None = None, val_classes: float | None = None):
         super().__init__()
         self.augment = augment
         self.check_settings(split, holdout, holdout_classes, positive_fraction, train_pairs, val_pairs,
-                            test_pairs, batch_size, num_workers, seed, sampler, p, k, class_fold, class_folds)
+                            test_pairs, batch_size, num_workers, seed, sampler, p, k, class_fold, class_folds,
+                            val_classes)
         if sampler == "auto":
             raise ValueError("data.sampler=auto is resolved from the loss by siamese.pipeline.build; "
                              "a PairDataModule built directly needs sampler='pairs' or 'pk'")
@@ -211,7 +214,8 @@ class PairDataModule(PairBatchModule):
         self.split = split
         self.indices = split_indices(source.labels, split, holdout, holdout_classes, self.seed,
                                      getattr(source, "heldout_classes", None), int(class_fold),
-                                     None if class_folds is None else int(class_folds))
+                                     None if class_folds is None else int(class_folds),
+                                     None if val_classes is None else float(val_classes))
         for name, idx in self.indices.items():
             check_pairable(name, source.labels[idx], source.classes)
         self.fixed_pairs = {name: self.pairs(name, epoch=0) for name in ("val", "test")}
@@ -223,7 +227,7 @@ class PairDataModule(PairBatchModule):
                        positive_fraction: float = 0.5, train_pairs: int = 4000, val_pairs: int = 1000,
                        test_pairs: int = 2000, batch_size: int = 128, num_workers: int | str = 0, seed: int = 0,
                        sampler: str = "pairs", p: int = 16, k: int = 4, class_fold: int = 0,
-                       class_folds: int | None = None) -> None:
+                       class_folds: int | None = None, val_classes: float | None = None) -> None:
         """Check the scalar settings (``data.*``) without reading any data; errors name key and value."""
         if class_folds is not None:
             if split != "classes":
@@ -233,6 +237,12 @@ class PairDataModule(PairBatchModule):
                 raise ValueError(f"data.class_fold must be in 0..{int(class_folds) - 1}, got {class_fold}")
         if split not in SPLITS:
             raise ValueError(f"data.split must be one of {list(SPLITS)}, got {split!r}")
+        if val_classes is not None:
+            if split == "samples":
+                raise ValueError(f"data.val_classes={val_classes} holds out training classes as validation "
+                                 "classes: it needs data.split=classes or source, got data.split=samples")
+            if not 0 < float(val_classes) < 1:
+                raise ValueError(f"data.val_classes must be in (0, 1) or null, got {val_classes}")
         for key, value in (("holdout", holdout), ("holdout_classes", holdout_classes),
                            ("positive_fraction", positive_fraction)):
             if not 0 < float(value) < 1:

@@ -20,7 +20,7 @@ def class_folds(classes: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
 
 def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classes: float,
                   seed: int, source_heldout: list[int] | None = None, class_fold: int = 0,
-                  n_class_folds: int | None = None) -> dict[str, np.ndarray]:
+                  n_class_folds: int | None = None, val_classes: float | None = None) -> dict[str, np.ndarray]:
     """Indices of the train / val / test images (and, for unseen classes, the enrolment images).
 
     ``split="samples"``: in every class, ``round(holdout · n_c)`` images are held out, the first half
@@ -31,7 +31,10 @@ def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classe
     (``class_folds``) and fold ``class_fold`` is held out instead, so ``F`` runs hold out every class
     exactly once. Val — what picks the best checkpoint, stops early and sets the threshold — is
     ``max(2, round(holdout / 2 · n_c))`` images of each *training* class of 4 or more images (two,
-    so that it has same-class pairs), so nothing fitted or selected ever sees a held-out class.
+    so that it has same-class pairs), so nothing fitted or selected ever sees a held-out class; with
+    ``val_classes = v``, ``max(2, round(v · K_train))`` training classes (seeded) are held out whole as
+    val instead — validation classes, unseen like the test ones, at the cost of training on fewer.
+    The test and enrolment images do not depend on ``val_classes``.
     ``split="source"``: like ``classes``, with the held-out classes named by the source
     (``source_heldout``, e.g. Omniglot's evaluation alphabets).
     """
@@ -67,17 +70,32 @@ def split_indices(labels: np.ndarray, split: str, holdout: float, holdout_classe
             if not 0 < holdout_classes < 1:
                 raise ValueError(f"data.holdout_classes must be in (0, 1), got {holdout_classes}")
             held = set(classes[len(classes) - max(1, int(round(holdout_classes * len(classes)))):].tolist())
+        validation = validation_classes([c for c in classes.tolist() if c not in held], val_classes, seed)
         parts["enrol"] = []
         for c in classes:
             idx = rng.permutation(np.flatnonzero(labels == c))
             if int(c) in held:
                 parts["enrol"].append(idx[: len(idx) // 2])
                 parts["test"].append(idx[len(idx) // 2:])
+            elif int(c) in validation:
+                parts["val"].append(idx)
             else:
-                n_val = max(2, int(round(holdout / 2 * len(idx)))) if len(idx) >= 4 else 0
+                n_val = 0 if validation or len(idx) < 4 else max(2, int(round(holdout / 2 * len(idx))))
                 parts["val"].append(idx[:n_val])
                 parts["train"].append(idx[n_val:])
     return {name: np.sort(np.concatenate(p)) if p else np.zeros(0, dtype=np.int64) for name, p in parts.items()}
+
+
+def validation_classes(train_classes: list[int], share: float | None, seed: int) -> set[int]:
+    """``max(2, round(share · K))`` of the ``K`` training classes, drawn with their own seeded stream
+    (so the other parts' draws do not move); none for ``share=None``. At least 2 must stay to train."""
+    if share is None:
+        return set()
+    n = max(2, int(round(share * len(train_classes))))
+    if len(train_classes) - n < 2:
+        raise ValueError(f"data.val_classes={share} holds out {n} of the {len(train_classes)} training classes "
+                         "as validation classes; at least 2 must stay to train")
+    return set(np.random.default_rng([seed, 1]).choice(train_classes, n, replace=False).tolist())
 
 
 def check_pairable(name: str, labels: np.ndarray, class_names: list[str]) -> None:
