@@ -87,6 +87,8 @@ def test_validation_classes_are_held_out_whole_and_leave_the_test_images_alone(d
         assert np.array_equal(dm.indices[part], default.indices[part])
     with pytest.raises(ValueError, match=r"data\.val_classes=0\.3 holds out .* it needs data\.split=classes or source"):
         PairDataModule.check_settings(split="samples", val_classes=0.3)
+    with pytest.raises(ValueError, match=r"data\.val_classes must be in \(0, 1\), got 1\.5"):
+        PairDataModule.check_settings(split="classes", val_classes=1.5)
     with pytest.raises(ValueError, match=r"data\.val_classes=0\.9 holds out 6 of the 7 training classes"):
         make_module(digits, split="classes", val_classes=0.9)
 

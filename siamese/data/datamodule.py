@@ -237,14 +237,13 @@ class PairDataModule(PairBatchModule):
                 raise ValueError(f"data.class_fold must be in 0..{int(class_folds) - 1}, got {class_fold}")
         if split not in SPLITS:
             raise ValueError(f"data.split must be one of {list(SPLITS)}, got {split!r}")
+        if val_classes is not None and split == "samples":
+            raise ValueError(f"data.val_classes={val_classes} holds out training classes as validation "
+                             "classes: it needs data.split=classes or source, got data.split=samples")
+        shares = {"holdout": holdout, "holdout_classes": holdout_classes, "positive_fraction": positive_fraction}
         if val_classes is not None:
-            if split == "samples":
-                raise ValueError(f"data.val_classes={val_classes} holds out training classes as validation "
-                                 "classes: it needs data.split=classes or source, got data.split=samples")
-            if not 0 < float(val_classes) < 1:
-                raise ValueError(f"data.val_classes must be in (0, 1) or null, got {val_classes}")
-        for key, value in (("holdout", holdout), ("holdout_classes", holdout_classes),
-                           ("positive_fraction", positive_fraction)):
+            shares["val_classes"] = val_classes
+        for key, value in shares.items():
             if not 0 < float(value) < 1:
                 raise ValueError(f"data.{key} must be in (0, 1), got {value}")
         for key, value in (("train_pairs", train_pairs), ("val_pairs", val_pairs),
