@@ -20,6 +20,14 @@ def positive(key: str, value: float) -> float:
     return value
 
 
+def non_negative(key: str, value: float) -> float:
+    """``value`` as a float, or a ``ValueError`` naming ``key`` when it is not >= 0."""
+    value = float(value)
+    if not value >= 0:
+        raise ValueError(f"{key} must be >= 0, got {value}")
+    return value
+
+
 def at_least(key: str, value: int, low: int = 1) -> int:
     """``value`` as an int, or a ``ValueError`` naming ``key`` when it is not an integer (a bool, 2.5)
     or is below ``low``."""

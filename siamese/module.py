@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from siamese import metrics
+from siamese.checks import non_negative
 from siamese.evaluation import leave_one_out_retrieval
 
 
@@ -52,7 +53,9 @@ class SiameseModule(pl.LightningModule):
         collapse_threshold: warn (once) when the mean pairwise distance of a training batch's
             model embeddings falls below this: the embeddings have collapsed to a point.
         backbone_lr_mult: the learning rate of the tower's backbone (``net.backbone_parameters()``)
-            is the optimizer's times this; heads and loss weights keep the optimizer's.
+            is the optimizer's times this.
+        head_lr_mult: the learning rate of the tower's embedding heads (its parameters outside the
+            backbone) is the optimizer's times this; a loss's own weights keep the optimizer's rate.
 
     Every training step checks that each loss term and, after backward, each gradient is finite;
     otherwise it raises ``NonFiniteError`` naming the step, the term (``<loss_name>/<term>``) or
@@ -66,15 +69,15 @@ class SiameseModule(pl.LightningModule):
 
     def __init__(self, net: nn.Module, loss: nn.Module, optimizer: Callable,
                  scheduler: Callable | None = None, num_classes: int | None = None,
-                 loss_name: str | None = None, collapse_threshold: float = 0.01, backbone_lr_mult: float = 1.0):
+                 loss_name: str | None = None, collapse_threshold: float = 0.01, backbone_lr_mult: float = 1.0,
+                 head_lr_mult: float = 1.0):
         super().__init__()
         self.net, self.loss = net, loss
         self.loss_name = loss_name or type(loss).__name__
         self.collapse_threshold, self._collapse_warned = float(collapse_threshold), False
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.backbone_lr_mult = float(backbone_lr_mult)
-        if self.backbone_lr_mult < 0:
-            raise ValueError(f"optimizer.backbone_lr_mult must be >= 0, got {backbone_lr_mult}")
+        self.backbone_lr_mult = non_negative("optimizer.backbone_lr_mult", backbone_lr_mult)
+        self.head_lr_mult = non_negative("optimizer.head_lr_mult", head_lr_mult)
         self.loss.bind(net, num_classes)   # single-embedding losses train the tower's model embedding
         self._val: list[dict[str, np.ndarray]] = []
         self.images_seen = 0     # training images (2 per pair) through this rank's tower; kept on resume
@@ -186,13 +189,16 @@ class SiameseModule(pl.LightningModule):
             self.log(name, value, prog_bar=name == "val/auc", sync_dist=self.world_size > 1)
 
     def parameter_groups(self) -> list[dict]:
-        """One group, or with ``backbone_lr_mult != 1`` two: the backbone's parameters (``lr_mult``)
-        and the rest (heads, loss weights)."""
-        if self.backbone_lr_mult == 1.0:
+        """One group, or with a multiplier other than 1 up to three, each with its ``lr_mult``: the
+        backbone's parameters (``backbone_lr_mult``), the tower's other parameters — its embedding
+        heads — (``head_lr_mult``) and the loss's own (1)."""
+        if self.backbone_lr_mult == 1.0 and self.head_lr_mult == 1.0:
             return [{"params": list(self.parameters())}]
         backbone = {id(p) for p in self.net.backbone_parameters()}
+        tower = {id(p) for p in self.net.parameters()}
         groups = [{"params": [p for p in self.parameters() if id(p) in backbone], "lr_mult": self.backbone_lr_mult},
-                  {"params": [p for p in self.parameters() if id(p) not in backbone], "lr_mult": 1.0}]
+                  {"params": [p for p in self.parameters() if id(p) in tower - backbone], "lr_mult": self.head_lr_mult},
+                  {"params": [p for p in self.parameters() if id(p) not in tower], "lr_mult": 1.0}]
         return [g for g in groups if g["params"]]
 
     def configure_optimizers(self):

@@ -72,7 +72,7 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
     if index_spec is not None:
         index_spec.check(net.embedding_dim)
     optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
-    backbone_lr_mult = optimizer_cfg.pop("backbone_lr_mult", 1.0)
+    lr_mults = {key: optimizer_cfg.pop(key, 1.0) for key in ("backbone_lr_mult", "head_lr_mult")}
     optimizer = make(optimizer_cfg)
     scheduler = make(cfg.scheduler) if cfg.get("scheduler") else None
     data_channels = cfg.data.source.get("channels")
@@ -88,7 +88,7 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
     datamodule = make(cfg.data, **data_overrides)
     module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.source.classes),
                            loss_name=group_choice("loss"), collapse_threshold=cfg.get("collapse_threshold", 0.01),
-                           backbone_lr_mult=backbone_lr_mult)
+                           **lr_mults)
     return module, datamodule
 
 

@@ -99,7 +99,8 @@ def test_frozen_stages_do_not_change_over_training_steps():
 
 
 def test_backbone_learning_rate_multiplier_and_head_warmup(tmp_path):
-    cfg = compose_config("train", ["model=resnet18", *TINY, "optimizer.backbone_lr_mult=0.1", f"run_dir={tmp_path}"])
+    cfg = compose_config("train", ["model=resnet18", *TINY, "optimizer.backbone_lr_mult=0.1",
+                                    "optimizer.head_lr_mult=1.0", f"run_dir={tmp_path}"])
     module, _ = build(cfg)
     optimizer = module.configure_optimizers()["optimizer"]
     lrs = sorted(group["lr"] for group in optimizer.param_groups)

@@ -3,12 +3,14 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from helpers import compose_config
 from siamese.data import DigitsImages, PairDataModule
 from siamese.evaluation import pair_distances
 from siamese.losses import ContrastiveLoss, DoubleMarginContrastiveLoss
 from siamese.metrics import roc_auc
 from siamese.module import SiameseModule
 from siamese.nets import ConvTower
+from siamese.pipeline import build
 
 
 def make_module(loss=None, channels=(8, 16, 32)):
@@ -131,3 +133,18 @@ def test_single_embedding_losses_train_the_concat_embedding():
     e1, e2 = module(torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16))
     module.loss(e1, e2, {"y": torch.tensor([1.0, 0.0, 1.0, 0.0])})["loss"].backward()
     assert all(head.weight.grad.abs().sum() > 0 for head in module.net.heads)
+
+
+def test_backbone_and_head_learning_rates_are_separate_and_the_loss_keeps_the_base_rate(tmp_path):
+    """``optimizer.head_lr_mult`` slows the embedding heads alone: the conv stages and a loss's own
+    class weights keep ``optimizer.lr``; a negative multiplier is refused, naming its key."""
+    overrides = ["loss=cosface", "optimizer.lr=0.001", "optimizer.head_lr_mult=0.1", f"run_dir={tmp_path}"]
+    module, _ = build(compose_config("train", overrides))
+    lr_of = {id(p): group["lr"] for group in module.configure_optimizers()["optimizer"].param_groups
+             for p in group["params"]}
+    assert sorted({lr_of[id(p)] for p in module.net.stages.parameters()}) == pytest.approx([1e-3])
+    assert sorted({lr_of[id(p)] for p in module.net.heads.parameters()}) == pytest.approx([1e-4])
+    assert sorted({lr_of[id(p)] for p in module.loss.parameters()}) == pytest.approx([1e-3])
+    assert len(lr_of) == len(list(module.parameters()))
+    with pytest.raises(ValueError, match=r"optimizer.head_lr_mult must be >= 0, got -1"):
+        build(compose_config("train", [*overrides[:-2], "optimizer.head_lr_mult=-1", f"run_dir={tmp_path}"]))
