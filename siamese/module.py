@@ -113,7 +113,19 @@ class SiameseModule(pl.LightningModule):
         checkpoint["images_seen"] = self.images_seen
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Resume: restore ``images_seen``, and refuse a checkpoint whose optimizer split the parameters
+        into other learning-rate groups than this config does (torch would fail on the group count, or
+        silently keep the checkpoint's rates)."""
         self.images_seen = int(checkpoint.get("images_seen", 0))
+        states = checkpoint.get("optimizer_states") or [{}]
+        saved = [group.get("lr_mult", 1.0) for group in states[0].get("param_groups", [])]
+        wanted = [group.get("lr_mult", 1.0) for group in self.parameter_groups()]
+        if saved and saved != wanted:
+            raise ValueError(
+                f"the checkpoint's optimizer has learning-rate groups with multipliers {saved}, this config "
+                f"gives {wanted} (optimizer.backbone_lr_mult={self.backbone_lr_mult}, optimizer.head_lr_mult="
+                f"{self.head_lr_mult}): resume with the run's values (its .hydra/config.yaml); a run from "
+                "before optimizer.head_lr_mult existed resumes with optimizer.head_lr_mult=1.0")
 
     def on_after_backward(self) -> None:
         bad = next((name for name, param in self.named_parameters()

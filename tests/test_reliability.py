@@ -66,6 +66,18 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
         train(cfg)
 
 
+def test_resume_under_other_learning_rate_groups_is_a_clear_error(tmp_path):
+    """A run saved with the heads at the full rate (as before ``optimizer.head_lr_mult``) does not resume
+    under the default 0.3 — torch would fail on the group count deep inside the restore — and says how."""
+    train(compose_config("train", [*SMALL, "optimizer.head_lr_mult=1.0", f"run_dir={tmp_path}"]))
+    saved = (tmp_path / "checkpoints" / "last.ckpt").read_bytes()
+    cfg = compose_config("train", [*SMALL, "trainer.max_epochs=2", f"run_dir={tmp_path}", "ckpt_path=last"])
+    with pytest.raises(ValueError, match=r"multipliers \[1\.0\], this config gives \[1\.0, 0\.3\].*"
+                                         r"optimizer\.head_lr_mult=1\.0"):
+        train(cfg)
+    assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == saved
+
+
 def test_nan_stops_the_run_naming_step_term_and_checkpoint_and_writes_nothing(tmp_path):
     cfg = compose_config("train", [*SMALL, "loss=dcontrastive", *SHORT, FAULT, "+callbacks.fault.nan_at_step=4",
                                    "+callbacks.fault.nan_stage=2", f"run_dir={tmp_path}"])
