@@ -66,6 +66,7 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
         train(cfg)
 
 
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")
 def test_resume_under_other_learning_rate_groups_is_a_clear_error(tmp_path):
     """A run saved with the heads at the full rate (as before ``optimizer.head_lr_mult``) does not resume
     under the default 0.3 — torch would fail on the group count deep inside the restore — and says how."""
