@@ -7,7 +7,8 @@ monitored figure every epoch and prunes a trial below the median (Optuna's ``Med
 
 Several processes (on one machine or many) share one study through the storage: Optuna's journal file
 (``<sweep_dir>/study.journal``, no server; put ``sweep_dir`` on a shared path) or an RDB URL. When a
-process has run its ``n_trials``, it writes, from every finished trial of the study:
+process has run its ``n_trials``, it writes (one process at a time, under ``<sweep_dir>/.sweep_files.lock``),
+from every finished trial of the study:
 
     sweep.csv, sweep.md   one row a trial: number, state, params, val and test figures, seconds
     best.yaml             the best trial's whole training config: python scripts/train.py --config-path
@@ -17,6 +18,7 @@ process has run its ``n_trials``, it writes, from every finished trial of the st
 from __future__ import annotations
 
 import csv
+import fcntl
 import io
 import json
 import os
@@ -115,7 +117,12 @@ def run_sweep(cfg: DictConfig) -> optuna.Study:
         return float(value)
 
     study.optimize(objective, n_trials=int(cfg.n_trials), catch=())
-    write_sweep_files(study, sweep_dir)
+    # One writer at a time, each reading the study afresh inside the lock: the last process to write has
+    # seen every other process's finished trials, so the files end whole (without the lock a process that
+    # read the study before another's last trial ended could overwrite that one's complete table).
+    with open(sweep_dir / ".sweep_files.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        write_sweep_files(study, sweep_dir)
     return study
 
 
