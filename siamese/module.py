@@ -201,17 +201,17 @@ class SiameseModule(pl.LightningModule):
             self.log(name, value, prog_bar=name == "val/auc", sync_dist=self.world_size > 1)
 
     def parameter_groups(self) -> list[dict]:
-        """One group, or with a multiplier other than 1 up to three, each with its ``lr_mult``: the
-        backbone's parameters (``backbone_lr_mult``), the tower's other parameters — its embedding
-        heads — (``head_lr_mult``) and the loss's own (1)."""
-        if self.backbone_lr_mult == 1.0 and self.head_lr_mult == 1.0:
-            return [{"params": list(self.parameters())}]
+        """The parameters grouped by learning-rate multiplier (``lr_mult``), groups in order of first
+        appearance: the backbone's get ``backbone_lr_mult``, the tower's others — its embedding heads —
+        ``head_lr_mult``, the loss's own 1. Equal multipliers share a group, so with both knobs at 1 it
+        is one group of every parameter, as before either knob existed."""
         backbone = {id(p) for p in self.net.backbone_parameters()}
         tower = {id(p) for p in self.net.parameters()}
-        groups = [{"params": [p for p in self.parameters() if id(p) in backbone], "lr_mult": self.backbone_lr_mult},
-                  {"params": [p for p in self.parameters() if id(p) in tower - backbone], "lr_mult": self.head_lr_mult},
-                  {"params": [p for p in self.parameters() if id(p) not in tower], "lr_mult": 1.0}]
-        return [g for g in groups if g["params"]]
+        groups: dict[float, list[nn.Parameter]] = {}
+        for p in self.parameters():
+            mult = self.backbone_lr_mult if id(p) in backbone else self.head_lr_mult if id(p) in tower else 1.0
+            groups.setdefault(mult, []).append(p)
+        return [{"params": params, "lr_mult": mult} for mult, params in groups.items()]
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(params=self.parameter_groups())
