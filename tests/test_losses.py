@@ -36,15 +36,6 @@ def naive_dcontrastive(e1s, e2s, y, m1s, m2s, ws, layers):
     return total / (2 * len(y))
 
 
-def naive_model_term(e1s, e2s, y, m1, m2, w):
-    """The ``model`` term of dcontrastive: the double margin on the concatenated embedding, by loop."""
-    total = 0.0
-    for i, same in enumerate(y.tolist()):
-        d = sum(sum((u - v) ** 2 for u, v in zip(a[i].tolist(), b[i].tolist())) for a, b in zip(e1s, e2s)) / len(e1s)
-        total += w * (same * max(d - m1, 0.0) + (1 - same) * max(m2 - d, 0.0))
-    return total / (2 * len(y))
-
-
 def random_pairs(n=16, dims=(8, 6, 4), seed=0, normalise=True):
     g = torch.Generator().manual_seed(seed)
     e1 = [torch.randn(n, d, generator=g) for d in dims]
@@ -85,21 +76,6 @@ def test_dcontrastive_equals_naive_loop(m1, m2, weights, layers):
     # every selected stage has its own logged term, and the terms add up to the loss
     assert sorted(k for k in out if k != "loss") == sorted(f"layer{s}" for s in sel)
     assert sum(out[f"layer{s}"] for s in sel).item() == pytest.approx(out["loss"].item(), rel=1e-6)
-
-
-@pytest.mark.parametrize("m1,m2,layers", [(0.2, 1.0, None), ([0.1, 0.3], [0.8, 1.2], [1, 3])])
-def test_dcontrastive_model_term_equals_naive_loop(m1, m2, layers):
-    """model_weight adds the double margin on the concatenated embedding, at the layers' mean margins."""
-    e1, e2, batch = random_pairs(seed=5)
-    loss = DoubleMarginContrastiveLoss(m1=m1, m2=m2, layers=layers, model_weight=0.5)
-    loss.bind(TowerShape(3, 18, "concat"))
-    out = loss(e1, e2, batch)
-    mean = lambda v: sum(v) / len(v) if isinstance(v, list) else v  # noqa: E731
-    want = naive_model_term(e1, e2, batch["y"], mean(m1), mean(m2), 0.5)
-    assert out["model"].item() == pytest.approx(want, rel=1e-5, abs=1e-7)
-    per_layer = DoubleMarginContrastiveLoss(m1=m1, m2=m2, layers=layers)
-    per_layer.bind(TowerShape(3, 18, "concat"))
-    assert out["loss"].item() == pytest.approx(per_layer(e1, e2, batch)["loss"].item() + want, rel=1e-5)
 
 
 def test_identical_same_pairs_and_far_different_pairs_cost_nothing():
@@ -173,7 +149,6 @@ def test_contrastive_rejects_bad_values(kwargs, match):
     ({"m1": [0.1, 0.2], "m2": [1.0, 1.0, 1.0]}, r"loss\.m1 has 2 values but 3 layers"),
     ({"layers": [1, 2], "weights": [1.0]}, r"loss\.weights has 1 values but 2 layers"),
     ({"layers": [1, 1]}, r"loss\.layers must be distinct"),
-    ({"model_weight": -0.5}, r"loss\.model_weight must be >= 0, got -0\.5"),
     ({"weights": -1.0}, r"loss\.weights must be >= 0"),
 ])
 def test_dcontrastive_rejects_bad_values(kwargs, match):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from siamese.checks import non_negative, one_of, positive
+from siamese.checks import one_of, positive
 from siamese.losses.base import SiameseLoss, pairwise_sqdist
 from siamese.losses.reducers import DEPRECATED_REDUCTIONS, MeanReducer, Reducer, SumOver2N, reducer_named
 
@@ -211,21 +211,10 @@ class DoubleMarginContrastiveLoss(PairLoss):
     and one term ``layer<l>`` per stage (each already weighted and divided by ``2N``; they sum to
     ``loss``). ``pairs``, ``reduction``, ``miner``: see ``PairLoss`` (each layer is reduced on its
     own; the formula above is ``pairs=sampled, reduction=seed``).
-
-    ``model_weight`` ``w₀ > 0`` adds one more term, ``model``, the same double margin on the model
-    embedding (``model.embedding``: the stages concatenated and scaled by ``1/√L``, whose squared
-    distance is the mean of the stages' ``dᵢₗ``), with the layers' mean ``m1`` and ``m2``::
-
-        L += 1/(2N) Σᵢ w₀·[ yᵢ·max(dᵢ − m̄1, 0) + (1 − yᵢ)·max(m̄2 − dᵢ, 0) ]
-
-    so a pair is also judged on the distance the matcher uses, where the stages can make up for each
-    other. ``0`` (default): the seed's per-layer loss alone.
     """
 
-    def __init__(self, m1=0.2, m2=1.0, layers: Sequence[int] | None = None, weights=1.0, model_weight=0.0,
-                 **pair_set):
+    def __init__(self, m1=0.2, m2=1.0, layers: Sequence[int] | None = None, weights=1.0, **pair_set):
         super().__init__(**pair_set)
-        self.model_weight = non_negative("loss.model_weight", model_weight)
         self.requested_layers = None if layers is None else [int(v) for v in layers]
         if self.requested_layers is not None and (
                 not self.requested_layers or len(set(self.requested_layers)) != len(self.requested_layers)):
@@ -266,13 +255,8 @@ class DoubleMarginContrastiveLoss(PairLoss):
     def pair_terms(self, e1, e2, pairs):
         if self.layers is None:
             raise RuntimeError("DoubleMarginContrastiveLoss.bind(tower) must be called first")
-        terms = {f"layer{stage}": w * double_margin_terms(pairs.sqdist(e1[stage - 1], e2[stage - 1]), pairs.y, m1, m2)
-                 for stage, m1, m2, w in zip(self.layers, self.m1, self.m2, self.weights)}
-        if self.model_weight > 0:
-            m1, m2 = sum(self.m1) / len(self.m1), sum(self.m2) / len(self.m2)
-            terms["model"] = self.model_weight * double_margin_terms(
-                pairs.sqdist(self.final(e1), self.final(e2)), pairs.y, m1, m2)
-        return terms
+        return {f"layer{stage}": w * double_margin_terms(pairs.sqdist(e1[stage - 1], e2[stage - 1]), pairs.y, m1, m2)
+                for stage, m1, m2, w in zip(self.layers, self.m1, self.m2, self.weights)}
 
 
 class HingeLoss(PairLoss):
