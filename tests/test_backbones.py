@@ -1,6 +1,7 @@
 """torchvision / timm backbones as twin towers, fine-tuning knobs, and the photo data path (cache, crop, workers)."""
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,18 @@ def test_frozen_stages_do_not_change_over_training_steps():
         assert torch.equal(dict(tower.backbone.named_parameters())[name], before), name
     assert torch.equal(modules["extractor.layer1.0.bn1"].running_mean, stats)   # BatchNorm in eval mode
     assert not torch.equal(modules["extractor.layer4.0.bn1"].running_mean, torch.zeros(512))  # trained ones move
+
+
+def test_pretrained_weights_under_a_faster_backbone_rate_warn(tmp_path):
+    """The default backbone rate (3x, for towers trained from scratch) on pretrained weights is a warning
+    that names the fine-tuning setting; the recipe's 0.1 is not."""
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pt")
+    overrides = ["model=resnet18", *TINY, f"model.weights={tmp_path / 'r18.pt'}", f"run_dir={tmp_path}"]
+    with pytest.warns(UserWarning, match=r"pretrained backbone learns at .* = 3\.0x .*optimizer\.backbone_lr_mult=0\.1"):
+        build(compose_config("train", overrides))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", ".*pretrained backbone.*")
+        build(compose_config("train", [*overrides, "optimizer.backbone_lr_mult=0.1"]))
 
 
 def test_backbone_learning_rate_multiplier_and_head_warmup(tmp_path):

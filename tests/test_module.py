@@ -136,13 +136,14 @@ def test_single_embedding_losses_train_the_concat_embedding():
 
 
 def test_backbone_and_head_learning_rates_are_separate_and_the_loss_keeps_the_base_rate(tmp_path):
-    """``optimizer.head_lr_mult`` slows the embedding heads alone: the conv stages and a loss's own
-    class weights keep ``optimizer.lr``; a negative multiplier is refused, naming its key."""
-    overrides = ["loss=cosface", "optimizer.lr=0.001", "optimizer.head_lr_mult=0.1", f"run_dir={tmp_path}"]
+    """``optimizer.backbone_lr_mult`` sets the conv stages' rate, ``optimizer.head_lr_mult`` the embedding
+    heads', and a loss's own class weights keep ``optimizer.lr``; a negative multiplier is refused, naming its key."""
+    overrides = ["loss=cosface", "optimizer.lr=0.001", "optimizer.backbone_lr_mult=2", "optimizer.head_lr_mult=0.1",
+                 f"run_dir={tmp_path}"]
     module, _ = build(compose_config("train", overrides))
     lr_of = {id(p): group["lr"] for group in module.configure_optimizers()["optimizer"].param_groups
              for p in group["params"]}
-    assert sorted({lr_of[id(p)] for p in module.net.stages.parameters()}) == pytest.approx([1e-3])
+    assert sorted({lr_of[id(p)] for p in module.net.stages.parameters()}) == pytest.approx([2e-3])
     assert sorted({lr_of[id(p)] for p in module.net.heads.parameters()}) == pytest.approx([1e-4])
     assert sorted({lr_of[id(p)] for p in module.loss.parameters()}) == pytest.approx([1e-3])
     assert len(lr_of) == len(list(module.parameters()))
