@@ -125,8 +125,7 @@ class SiameseModule(pl.LightningModule):
                 f"the checkpoint's optimizer has learning-rate groups with multipliers {saved}, this config "
                 f"gives {wanted} (optimizer.backbone_lr_mult={self.backbone_lr_mult}, optimizer.head_lr_mult="
                 f"{self.head_lr_mult}): resume with the run's values (its .hydra/config.yaml); a run from "
-                "before optimizer.head_lr_mult existed resumes with optimizer.backbone_lr_mult=1.0 "
-                "optimizer.head_lr_mult=1.0")
+                "before optimizer.head_lr_mult existed resumes with optimizer.head_lr_mult=1.0")
 
     def on_after_backward(self) -> None:
         bad = next((name for name, param in self.named_parameters()

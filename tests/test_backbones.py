@@ -100,13 +100,13 @@ def test_frozen_stages_do_not_change_over_training_steps():
 
 
 def test_pretrained_weights_under_a_faster_backbone_rate_warn(tmp_path):
-    """The default backbone rate (3x, for towers trained from scratch) on pretrained weights is a warning
-    that names the fine-tuning setting; the recipe's 0.1 is not."""
+    """A backbone rate above the base one on pretrained weights is a warning that names the fine-tuning
+    setting; the recipe's 0.1 is not."""
     torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pt")
     overrides = ["model=resnet18", *TINY, f"model.weights={tmp_path / 'r18.pt'}", f"run_dir={tmp_path}"]
     warning = r"pretrained backbone learns at .* = 3\.0x .*optimizer\.backbone_lr_mult=0\.1"
     with pytest.warns(UserWarning, match=warning):
-        build(compose_config("train", overrides))
+        build(compose_config("train", [*overrides, "optimizer.backbone_lr_mult=3"]))
     with warnings.catch_warnings():
         warnings.filterwarnings("error", ".*pretrained backbone.*")
         build(compose_config("train", [*overrides, "optimizer.backbone_lr_mult=0.1"]))
