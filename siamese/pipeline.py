@@ -75,8 +75,8 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
     lr_mults = {key: optimizer_cfg.pop(key, 1.0) for key in ("backbone_lr_mult", "head_lr_mult")}
     if cfg.model.get("weights") is not None and lr_mults["backbone_lr_mult"] > 1:
         warnings.warn(f"model.weights={cfg.model.weights}: the pretrained backbone learns at optimizer.lr x "
-                      f"optimizer.backbone_lr_mult = {lr_mults['backbone_lr_mult']}x the base rate; fine-tuning "
-                      "wants it below, e.g. optimizer.backbone_lr_mult=0.1",
+                      f"optimizer.backbone_lr_mult = {float(lr_mults['backbone_lr_mult']):g}x the base rate; "
+                      "fine-tuning wants it below, e.g. optimizer.backbone_lr_mult=0.1",
                       stacklevel=2)
     optimizer = make(optimizer_cfg)
     scheduler = make(cfg.scheduler) if cfg.get("scheduler") else None

@@ -104,7 +104,7 @@ def test_pretrained_weights_under_a_faster_backbone_rate_warn(tmp_path):
     setting; the recipe's 0.1 is not."""
     torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pt")
     overrides = ["model=resnet18", *TINY, f"model.weights={tmp_path / 'r18.pt'}", f"run_dir={tmp_path}"]
-    warning = r"pretrained backbone learns at .* = 3\.0x .*optimizer\.backbone_lr_mult=0\.1"
+    warning = r"pretrained backbone learns at .* = 3x the base rate.*optimizer\.backbone_lr_mult=0\.1"
     with pytest.warns(UserWarning, match=warning):
         build(compose_config("train", [*overrides, "optimizer.backbone_lr_mult=3"]))
     with warnings.catch_warnings():
