@@ -26,7 +26,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from siamese.atomic import sha256_file
-from siamese.checks import at_least
+from siamese.checks import at_least, non_negative
 from siamese.config import group_choice, make
 from siamese.data import PairDataModule
 from siamese.data.pair_files import read_lfw_pairs
@@ -72,10 +72,11 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
     if index_spec is not None:
         index_spec.check(net.embedding_dim)
     optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
-    lr_mults = {key: optimizer_cfg.pop(key, 1.0) for key in ("backbone_lr_mult", "head_lr_mult")}
+    lr_mults = {key: non_negative(f"optimizer.{key}", optimizer_cfg.pop(key, 1.0))     # checked before data is read
+                for key in ("backbone_lr_mult", "head_lr_mult")}
     if cfg.model.get("weights") is not None and lr_mults["backbone_lr_mult"] > 1:
         warnings.warn(f"model.weights={cfg.model.weights}: the pretrained backbone learns at optimizer.lr x "
-                      f"optimizer.backbone_lr_mult = {float(lr_mults['backbone_lr_mult']):g}x the base rate; "
+                      f"optimizer.backbone_lr_mult = {lr_mults['backbone_lr_mult']:g}x the base rate; "
                       "fine-tuning wants it below, e.g. optimizer.backbone_lr_mult=0.1",
                       stacklevel=2)
     optimizer = make(optimizer_cfg)

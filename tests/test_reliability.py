@@ -163,6 +163,7 @@ def no_data_reading(monkeypatch):
     ("model.channels=[]", r"model\.channels must be a non-empty list"),
     ("data.source.image_size=4", r"data\.source\.image_size=4 is below the 8 px the tower needs \(3 stages"),
     ("data.source.image_size=0", r"data\.source\.image_size=0 is below the 8 px"),
+    ("optimizer.backbone_lr_mult=-1", r"optimizer\.backbone_lr_mult must be >= 0, got -1"),
 ])
 def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, no_data_reading):
     cfg = compose_config("train", ["loss=dcontrastive", override, f"run_dir={tmp_path}"])
