@@ -39,9 +39,9 @@ def contrastive_hadsell_terms(sqd: Tensor, y: Tensor, margin: float) -> Tensor:
     return y * sqd + (1 - y) * torch.clamp(margin - dist, min=0).pow(2)
 
 
-def double_margin_terms(sqd: Tensor, y: Tensor, m1: float, m2: float) -> Tensor:
-    """Double-margin term per pair: ``y·max(d − m1, 0) + (1 − y)·max(m2 − d, 0)``, ``d`` squared."""
-    return y * torch.clamp(sqd - m1, min=0) + (1 - y) * torch.clamp(m2 - sqd, min=0)
+def double_margin_terms(d: Tensor, y: Tensor, m1: float, m2: float) -> Tensor:
+    """Double-margin term per pair: ``y·max(d − m1, 0) + (1 − y)·max(m2 − d, 0)``, ``d (P,)`` a distance."""
+    return y * torch.clamp(d - m1, min=0) + (1 - y) * torch.clamp(m2 - d, min=0)
 
 
 PAIR_SETS = ("sampled", "batch_all", "auto")
@@ -204,7 +204,10 @@ class DoubleMarginContrastiveLoss(PairLoss):
 
         L = 1/(2N) Σᵢ Σₗ wₗ·[ yᵢ·max(dᵢₗ − m1ₗ, 0) + (1 − yᵢ)·max(m2ₗ − dᵢₗ, 0) ]
 
-    ``dᵢₗ`` is the squared Euclidean distance of the pair's stage-``l`` embeddings. Same-class pairs
+    ``dᵢₗ`` is the squared Euclidean distance of the pair's stage-``l`` embeddings (``distance="squared"``,
+    the seed's), or the Euclidean distance itself (``distance="euclidean"``: ``dᵢₗ = sqrt(squared)``, so
+    both terms pull and push with a constant force instead of one proportional to the distance;
+    m1 and m2 are then distances, not squared ones). Same-class pairs
     are pulled inside ``m1``, different-class pairs pushed beyond ``m2`` (``0 < m1 < m2``), at every
     selected stage. ``m1``, ``m2`` and ``weights`` are scalars or one value per selected layer.
     ``layers`` lists 1-based stage numbers (``None`` = all stages). The returned dict holds ``loss``
@@ -213,8 +216,12 @@ class DoubleMarginContrastiveLoss(PairLoss):
     own; the formula above is ``pairs=sampled, reduction=seed``).
     """
 
-    def __init__(self, m1=0.2, m2=1.0, layers: Sequence[int] | None = None, weights=1.0, **pair_set):
+    DISTANCES = ("squared", "euclidean")
+
+    def __init__(self, m1=0.2, m2=1.0, layers: Sequence[int] | None = None, weights=1.0, distance: str = "squared",
+                 **pair_set):
         super().__init__(**pair_set)
+        self.distance = one_of("loss.distance", distance, self.DISTANCES)
         self.requested_layers = None if layers is None else [int(v) for v in layers]
         if self.requested_layers is not None and (
                 not self.requested_layers or len(set(self.requested_layers)) != len(self.requested_layers)):
@@ -255,8 +262,14 @@ class DoubleMarginContrastiveLoss(PairLoss):
     def pair_terms(self, e1, e2, pairs):
         if self.layers is None:
             raise RuntimeError("DoubleMarginContrastiveLoss.bind(tower) must be called first")
-        return {f"layer{stage}": w * double_margin_terms(pairs.sqdist(e1[stage - 1], e2[stage - 1]), pairs.y, m1, m2)
+        return {f"layer{stage}": w * double_margin_terms(self._distance(pairs.sqdist(e1[stage - 1], e2[stage - 1])),
+                                                         pairs.y, m1, m2)
                 for stage, m1, m2, w in zip(self.layers, self.m1, self.m2, self.weights)}
+
+    def _distance(self, sqd: Tensor) -> Tensor:
+        """The distance the margins apply to, ``(P,) -> (P,)``: ``sqd`` itself, or its square root
+        (taken of ``sqd`` clamped at 1e-12, so identical embeddings give finite gradients)."""
+        return sqd if self.distance == "squared" else sqd.clamp_min(1e-12).sqrt()
 
 
 class HingeLoss(PairLoss):

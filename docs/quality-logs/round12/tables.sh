@@ -29,8 +29,9 @@ for against in "m1=0.2 optimizer" PML; do
     --losses "${FULL[@]}" --variants "ours (" "concat, no weight decay" "raw pixels" "${PEER_D[@]}" --against "$against"
   report "glyphs 16 px, seeds 3-5, against '$against'" "$R11/g2.jsonl $R11/g_peer.jsonl $ALL_G" --seeds 3 4 5 \
     --losses "${FULL[@]}" --variants "ours (" "concat, no weight decay" "${PEER_G[@]}" --against "$against"
-  report "glyphs 24 px, seeds 0-2, against '$against'" "$R11/g24_old.jsonl $R11/g24_peer.jsonl g24_h0.1.jsonl g24_h1.0.jsonl" \
-    --seeds 0 1 2 --losses "$DEF" "dcontrastive optimizer.head_lr_mult=0.1" "dcontrastive optimizer.head_lr_mult=1.0" \
+  report "glyphs 24 px, seeds 0-2, against '$against'" \
+    "$R11/g24_old.jsonl $R11/g24_peer.jsonl g24_h0.1.jsonl g24_h1.0.jsonl g24_eu.jsonl" --seeds 0 1 2 \
+    --losses "$DEF" "dcontrastive optimizer.head_lr_mult=0.1" "dcontrastive optimizer.head_lr_mult=1.0" "$EU" \
     --variants "ours (" "concat, no weight decay" "${PEER_G[@]}" --against "$against"
   report "Euclidean margin, digits, seeds 0-5, against '$against'" \
     "$R11/d2.jsonl $R11/d012.jsonl $R11/d_peer.jsonl $R11/d012_peer.jsonl d_eu.jsonl" --seeds 0 1 2 3 4 5 \
@@ -40,10 +41,10 @@ for against in "m1=0.2 optimizer" PML; do
     --losses "$DEF" "$EU" --variants "ours (" "concat, no weight decay" "${PEER_G[@]}" --against "$against"
 done
 for pair in "d:$R11/d2.jsonl:3 4 5:push pull" "g:$R11/g2.jsonl:3 4 5:push pull" \
-            "g24:$R11/g24_old.jsonl:0 1 2:eu push pull"; do    # the runs stopped early, each against the default
+            "g24:$R11/g24_old.jsonl:0 1 2:push pull"; do    # the runs stopped early, each against the default
   IFS=: read -r split default seeds variants <<< "$pair"
   for v in $variants; do
-    recipe=$([ $v = eu ] && echo "$EU" || { [ $v = push ] && echo "$PUSH" || echo "$PULL"; })
+    recipe=$([ $v = push ] && echo "$PUSH" || echo "$PULL")
     report "$split, $v (stopped early)" "$default ${split}_$v.jsonl" --seeds $seeds --losses "$DEF" "$recipe" \
       --variants "ours (" --against "m1=0.2 optimizer"
   done
