@@ -10,6 +10,7 @@ DEF="dcontrastive loss.m1=0.2 optimizer.weight_decay=0.001"    # today's default
 EU="dcontrastive loss.distance=euclidean"
 PUSH="dcontrastive loss.distance=push_euclidean"
 PULL="dcontrastive loss.distance=pull_euclidean loss.m1=0.4472"
+EU45="dcontrastive loss.distance=euclidean loss.m1=0.4472"
 PEER_D=(--peer-set model.pool_grid=2 optimizer.lr=0.0001 optimizer.head_lr_mult=1)
 PEER_G=(--peer-set model.pool_grid=2 optimizer.head_lr_mult=0.1)
 
@@ -40,11 +41,11 @@ for against in "m1=0.2 optimizer" PML; do
     "$R11/g2.jsonl $R11/g012.jsonl $R11/g_peer.jsonl $R11/g012_peer.jsonl g_eu.jsonl" --seeds 0 1 2 3 4 5 \
     --losses "$DEF" "$EU" --variants "ours (" "concat, no weight decay" "${PEER_G[@]}" --against "$against"
 done
-for pair in "d:$R11/d2.jsonl:3 4 5:push pull" "g:$R11/g2.jsonl:3 4 5:push pull" \
-            "g24:$R11/g24_old.jsonl:0 1 2:push pull"; do    # the runs stopped early, each against the default
+for pair in "d:$R11/d2.jsonl:3 4 5:push pull eu45" "g:$R11/g2.jsonl:3 4 5:push pull eu45" \
+            "g24:$R11/g24_old.jsonl:0 1 2:push pull eu45"; do    # the runs stopped early, each against the default
   IFS=: read -r split default seeds variants <<< "$pair"
   for v in $variants; do
-    recipe=$([ $v = push ] && echo "$PUSH" || echo "$PULL")
+    case $v in push) recipe=$PUSH ;; pull) recipe=$PULL ;; eu45) recipe=$EU45 ;; esac
     report "$split, $v (stopped early)" "$default ${split}_$v.jsonl" --seeds $seeds --losses "$DEF" "$recipe" \
       --variants "ours (" --against "m1=0.2 optimizer"
   done
