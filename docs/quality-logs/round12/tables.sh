@@ -5,7 +5,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 R11=$HERE/../round11
 BENCH=$HERE/../../../scripts/bench/bench_quality.py
-TMP=$(mktemp -d)
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 DEF="dcontrastive loss.m1=0.2 optimizer.weight_decay=0.001"    # today's default, as the eleventh round named it
 EU="dcontrastive loss.distance=euclidean"
 PUSH="dcontrastive loss.distance=push_euclidean"
