@@ -82,3 +82,11 @@ for split, logs10, seeds in (("d", ("d2", "d_peer"), {3, 4, 5}), ("g", ("g2", "g
             cells.append(f"{m:+.4f} ± {s:.4f}{' ▲' if m > s else ' ▼' if m < -s else ''}")
         print(f"| {who}, {split} | {len(keys)} | " + " | ".join(cells) + " |")
 PY
+# glyphs at 24 px on fresh class folds (seeds 3-5, fold 0): the default, the last stage, and the peer at both embeddings
+for against in "ours (dcontrastive)" "concat, no weight decay" "last, no weight decay"; do
+  report "glyphs 24 px, seeds 3-5 (fold 0), against '$against'" \
+    "g24f_def.jsonl g24f_last.jsonl g24f_last_eu.jsonl g24f_peer.jsonl" --seeds 3 4 5 \
+    --glyphs --data-set data.source.image_size=24 \
+    --losses dcontrastive "dcontrastive model.embedding=last" "dcontrastive model.embedding=last loss.distance=euclidean" \
+    --variants "ours (" "no weight decay" "${PEER_G[@]}" --against "$against"
+done
