@@ -90,3 +90,9 @@ for against in "ours (dcontrastive)" "concat, no weight decay" "last, no weight 
     --losses dcontrastive "dcontrastive model.embedding=last" "dcontrastive model.embedding=last loss.distance=euclidean" \
     --variants "ours (" "no weight decay" "${PEER_G[@]}" --against "$against"
 done
+# ... the default and the peer on folds 0-1 of those seeds (the last stage has fold 0 only)
+for against in "concat, no weight decay" "last, no weight decay"; do
+  report "glyphs 24 px, seeds 3-5 (folds 0-1), against '$against'" "g24f_def.jsonl g24f_peer.jsonl" --seeds 3 4 5 \
+    --glyphs --data-set data.source.image_size=24 --losses dcontrastive \
+    --variants "ours (" "no weight decay" "${PEER_G[@]}" --against "$against"
+done
