@@ -174,21 +174,29 @@ def print_paired(results: dict[str, list], against: str) -> None:
     reference = next((name for name in results if against in name), None)
     if reference is None:
         raise SystemExit(f"--against {against!r}: no variant's name contains it; variants: {list(results)}")
-    ref = {(r["seed"], r["fold"]): r for r in results[reference]}
     print(f"\nPaired against '{reference}' (each run minus the reference's run of the same seed and fold; "
           "▲ / ▼: mean difference above / below one std of the differences):\n")
     print("| variant | runs | " + " | ".join(f"Δ {key}" for key in HIGHER_IS_BETTER) + " |")
     print("|---|---|" + "---|" * len(HIGHER_IS_BETTER))
     for name, rows in results.items():
-        pairs = [(r, ref[r["seed"], r["fold"]]) for r in rows if (r["seed"], r["fold"]) in ref]
-        if name == reference or not pairs:
-            continue
-        cells = []
-        for key in HIGHER_IS_BETTER:
-            mean, std = mean_std([r[key] - q[key] for r, q in pairs])
-            mark = " ▲" if mean > std else " ▼" if mean < -std else ""
-            cells.append(f"{mean:+.4f} ± {std:.4f}{mark}")
-        print(f"| {name} | {len(pairs)} | " + " | ".join(cells) + " |")
+        runs, cells = paired_cells(rows, results[reference])
+        if name != reference and runs:
+            print(f"| {name} | {runs} | " + " | ".join(cells) + " |")
+
+
+def paired_cells(rows: list[dict], reference: list[dict]) -> tuple[int, list[str]]:
+    """``rows`` minus ``reference`` on the runs both have (same seed and fold): the number of those runs
+    and a ``"+mean ± std"`` cell for each of ``HIGHER_IS_BETTER``, marked ▲ / ▼ beyond one std."""
+    ref = {(r["seed"], r["fold"]): r for r in reference}
+    pairs = [(r, ref[r["seed"], r["fold"]]) for r in rows if (r["seed"], r["fold"]) in ref]
+    if not pairs:
+        return 0, []
+    cells = []
+    for key in HIGHER_IS_BETTER:
+        mean, std = mean_std([r[key] - q[key] for r, q in pairs])
+        mark = " ▲" if mean > std else " ▼" if mean < -std else ""
+        cells.append(f"{mean:+.4f} ± {std:.4f}{mark}")
+    return len(pairs), cells
 
 
 def main() -> None:

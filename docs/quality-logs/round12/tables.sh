@@ -3,23 +3,11 @@
 # Each report pairs the variants it names on the (seed, fold) runs all of them have.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-R11=$HERE/../round11
-BENCH=$HERE/../../../scripts/bench/bench_quality.py
-TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
-DEF="dcontrastive loss.m1=0.2 optimizer.weight_decay=0.001"    # today's default, as the eleventh round named it
+source "$HERE/../report.sh"    # R11, BENCH, TMP, DEF, PEER_D, PEER_G, report()
 EU="dcontrastive loss.distance=euclidean"
 PUSH="dcontrastive loss.distance=push_euclidean"
 PULL="dcontrastive loss.distance=pull_euclidean loss.m1=0.4472"
 EU45="dcontrastive loss.distance=euclidean loss.m1=0.4472"
-PEER_D=(--peer-set model.pool_grid=2 optimizer.lr=0.0001 optimizer.head_lr_mult=1)
-PEER_G=(--peer-set model.pool_grid=2 optimizer.head_lr_mult=0.1)
-
-report() {  # report TITLE "LOG ..." ARGS...: one bench_quality.py --report-only over the logs joined
-  local title=$1 logs=$2; shift 2
-  (cd "$HERE" && cat $logs) > "$TMP/log.jsonl"
-  echo "## $title"
-  python "$BENCH" --report-only --folds 3 --log "$TMP/log.jsonl" "$@" | grep -E '^(\| |Paired)'
-}
 
 ALL_D="d_loss_reducer_mean.jsonl d_optimizer_weight_decay_0.jsonl d_loss_m1_0_05.jsonl d_h0.1.jsonl d_h1.0.jsonl d_eu.jsonl"
 ALL_G="g_loss_reducer_mean.jsonl g_optimizer_weight_decay_0.jsonl g_loss_m1_0_05.jsonl g_h0.1.jsonl g_h1.0.jsonl g_eu.jsonl"

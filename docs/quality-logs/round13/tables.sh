@@ -3,19 +3,7 @@
 # Each report pairs the variants it names on the (seed, fold) runs all of them have.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-R11=$HERE/../round11
-BENCH=$HERE/../../../scripts/bench/bench_quality.py
-TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
-DEF="dcontrastive loss.m1=0.2 optimizer.weight_decay=0.001"    # today's default, as the eleventh round named it
-PEER_D=(--peer-set model.pool_grid=2 optimizer.lr=0.0001 optimizer.head_lr_mult=1)
-PEER_G=(--peer-set model.pool_grid=2 optimizer.head_lr_mult=0.1)
-
-report() {  # report TITLE "LOG ..." ARGS...: one bench_quality.py --report-only over the logs joined
-  local title=$1 logs=$2; shift 2
-  (cd "$HERE" && cat $logs) > "$TMP/log.jsonl"
-  echo "## $title"
-  python "$BENCH" --report-only --folds 3 --log "$TMP/log.jsonl" "$@" | grep -E '^(\| |Paired)'
-}
+source "$HERE/../report.sh"    # R11, BENCH, TMP, DEF, PEER_D, PEER_G, report()
 
 for against in "m1=0.2 optimizer" PML; do
   report "pairs: digits, seeds 3-5, against '$against'" "$R11/d2.jsonl $R11/d_peer.jsonl d_sampled.jsonl" \
@@ -60,27 +48,24 @@ for split in "digits:3 4 5:d:PEER_D" "glyphs 16 px:3 4 5:g:PEER_G" "glyphs 24 px
 done
 # ... and each at 20 epochs minus its own run at 10 (same seed and fold; the 10-epoch runs are the eleventh round's)
 echo "## 20 epochs minus 10, run by run"
-python - "$HERE" "$R11" <<'PY'
-import json, statistics, sys
-here, r11 = sys.argv[1:]
+python - "$HERE" "$R11" "$(dirname "$BENCH")" <<'PY'
+import json, sys
+here, r11, bench = sys.argv[1:]
+sys.path.insert(0, bench)
+from bench_quality import paired_cells    # the benchmark's own paired differences
+
 ours10 = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
 peer = "PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
 peers = {"d": peer + "optimizer.lr=0.0001, optimizer.head_lr_mult=1", "g": peer + "optimizer.head_lr_mult=0.1"}
 print("| 20 − 10 epochs | runs | Δ auc | Δ map_at_r | Δ p_at_1 | Δ one_shot |\n|---|---|---|---|---|---|")
 for split, logs10, seeds in (("d", ("d2", "d_peer"), {3, 4, 5}), ("g", ("g2", "g_peer"), {3, 4, 5}),
                              ("g24", ("g24_old", "g24_peer"), {0, 1, 2})):
-    p = peers[split[0]]
     rows10 = [json.loads(l) for f in logs10 for l in open(f"{r11}/{f}.jsonl")]
-    for who, name10, log20 in (("ours", ours10, f"{split}_e20"), ("peer", p, f"{split}_peer_e20")):
-        at10 = {(r["seed"], r["fold"]): r for r in rows10 if r["variant"] == name10 and r["epochs"] == 10}
-        at20 = {(r["seed"], r["fold"]): r for r in map(json.loads, open(f"{here}/{log20}.jsonl")) if r["seed"] in seeds}
-        keys = sorted(set(at10) & set(at20))
-        cells = []
-        for f in ("auc", "map_at_r", "p_at_1", "one_shot"):
-            d = [at20[k][f] - at10[k][f] for k in keys]
-            m, s = statistics.mean(d), statistics.pstdev(d)
-            cells.append(f"{m:+.4f} ± {s:.4f}{' ▲' if m > s else ' ▼' if m < -s else ''}")
-        print(f"| {who}, {split} | {len(keys)} | " + " | ".join(cells) + " |")
+    for who, name10, log20 in (("ours", ours10, f"{split}_e20"), ("peer", peers[split[0]], f"{split}_peer_e20")):
+        at10 = [r for r in rows10 if r["variant"] == name10 and r["epochs"] == 10]
+        at20 = [r for r in map(json.loads, open(f"{here}/{log20}.jsonl")) if r["seed"] in seeds]
+        runs, cells = paired_cells(at20, at10)
+        print(f"| {who}, {split} | {runs} | " + " | ".join(cells) + " |")
 PY
 # glyphs at 24 px on fresh class folds (seeds 3-5, fold 0): the default, the last stage, and the peer at both embeddings
 for against in "ours (dcontrastive)" "concat, no weight decay" "last, no weight decay"; do
