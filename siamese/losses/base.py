@@ -26,14 +26,23 @@ def pairwise_sqdist(x: Tensor) -> Tensor:
     return (norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * x @ x.T).clamp_min(0)
 
 
-def pairwise_dist(x: Tensor) -> Tensor:
-    """Euclidean distances ``(B, B)``: ``sqrt(max(pairwise_sqdist(x), 1e-12))``.
+def dist_from_sqdist(sqd: Tensor) -> Tensor:
+    """Euclidean distances from squared ones, any shape: ``sqrt(max(sqd, 1e-12))``.
 
-    The floor keeps the gradient of the square root finite. Identical or near-identical rows are
-    therefore not resolved below about ``1.5e-3 · ‖x‖`` in float32 (unit vectors: distances under
-    ~1.5e-3 may read as up to 1.5e-3), and nothing is exactly 0, the diagonal included.
+    The floor keeps the gradient of the square root finite (it is infinite at 0), so identical
+    embeddings train; nothing comes out exactly 0 (at least 1e-6).
     """
-    return pairwise_sqdist(x).clamp_min(1e-12).sqrt()
+    return sqd.clamp_min(1e-12).sqrt()
+
+
+def pairwise_dist(x: Tensor) -> Tensor:
+    """Euclidean distances ``(B, B)``: ``dist_from_sqdist(pairwise_sqdist(x))``.
+
+    Identical or near-identical rows are not resolved below about ``1.5e-3 · ‖x‖`` in float32 (unit
+    vectors: distances under ~1.5e-3 may read as up to 1.5e-3, from the Gram form's rounding), and
+    nothing is exactly 0, the diagonal included.
+    """
+    return dist_from_sqdist(pairwise_sqdist(x))
 
 
 def masks(labels: Tensor) -> tuple[Tensor, Tensor]:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from siamese.checks import one_of, positive
-from siamese.losses.base import SiameseLoss, pairwise_sqdist
+from siamese.losses.base import SiameseLoss, dist_from_sqdist, pairwise_sqdist
 from siamese.losses.reducers import DEPRECATED_REDUCTIONS, MeanReducer, Reducer, SumOver2N, reducer_named
 
 
@@ -32,10 +32,10 @@ def contrastive_squared_terms(sqd: Tensor, y: Tensor, margin: float) -> Tensor:
 def contrastive_hadsell_terms(sqd: Tensor, y: Tensor, margin: float) -> Tensor:
     """Hadsell et al. (2006) term per pair: ``y·D² + (1 − y)·max(m − D, 0)²``, ``D = sqrt(d)``.
 
-    The square root has an infinite derivative at 0; it is taken of ``d`` clamped at 1e-12 and used
-    only in the negative term, so identical embeddings give finite gradients.
+    ``D`` is ``dist_from_sqdist(d)`` (floored, finite gradient) and used only in the negative term, so
+    identical embeddings give finite gradients.
     """
-    dist = sqd.clamp_min(1e-12).sqrt()
+    dist = dist_from_sqdist(sqd)
     return y * sqd + (1 - y) * torch.clamp(margin - dist, min=0).pow(2)
 
 
@@ -268,8 +268,8 @@ class DoubleMarginContrastiveLoss(PairLoss):
 
     def _distance(self, sqd: Tensor) -> Tensor:
         """The distance the margins apply to, ``(P,) -> (P,)``: ``sqd`` itself, or its square root
-        (taken of ``sqd`` clamped at 1e-12, so identical embeddings give finite gradients)."""
-        return sqd if self.distance == "squared" else sqd.clamp_min(1e-12).sqrt()
+        (``dist_from_sqdist``: floored, so identical embeddings give finite gradients)."""
+        return sqd if self.distance == "squared" else dist_from_sqdist(sqd)
 
 
 class HingeLoss(PairLoss):
@@ -291,5 +291,5 @@ class HingeLoss(PairLoss):
         self.bias = nn.Parameter(torch.tensor(float(bias_init)))
 
     def pair_terms(self, e1, e2, pairs):
-        score = self.scale * pairs.sqdist(self.final(e1), self.final(e2)).clamp_min(1e-12).sqrt() + self.bias
+        score = self.scale * dist_from_sqdist(pairs.sqdist(self.final(e1), self.final(e2))) + self.bias
         return {"loss": torch.clamp(1 - (2 * pairs.y - 1) * score, min=0)}
