@@ -75,9 +75,26 @@ for against in "ours (dcontrastive)" "concat, no weight decay" "last, no weight 
     --losses dcontrastive "dcontrastive model.embedding=last" "dcontrastive model.embedding=last loss.distance=euclidean" \
     --variants "ours (" "no weight decay" "${PEER_G[@]}" --against "$against"
 done
-# ... the default and the peer on folds 0-1 of those seeds (the last stage has fold 0 only)
+# ... the default and the peer on folds 0-2 of those seeds (the last stage has fold 0 only)
 for against in "concat, no weight decay" "last, no weight decay"; do
-  report "glyphs 24 px, seeds 3-5 (folds 0-1), against '$against'" "g24f_def.jsonl g24f_peer.jsonl" --seeds 3 4 5 \
+  report "glyphs 24 px, seeds 3-5 (folds 0-2), against '$against'" "g24f_def.jsonl g24f_peer.jsonl" --seeds 3 4 5 \
     --glyphs --data-set data.source.image_size=24 --losses dcontrastive \
     --variants "ours (" "no weight decay" "${PEER_G[@]}" --against "$against"
 done
+# ... and seeds 0-5 together at 24 px (18 runs): the eleventh round names the default differently, so pair here
+echo "## glyphs 24 px, seeds 0-5, the default minus the peer, run by run"
+python - "$HERE" "$R11" "$(dirname "$BENCH")" <<'PY'
+import json, sys
+here, r11, bench = sys.argv[1:]
+sys.path.insert(0, bench)
+from bench_quality import paired_cells
+
+rows = [json.loads(l) for f in (f"{r11}/g24_old.jsonl", f"{r11}/g24_peer.jsonl", f"{here}/g24_peer_last.jsonl",
+                                f"{here}/g24f_def.jsonl", f"{here}/g24f_peer.jsonl") for l in open(f)]
+ours = [r for r in rows if r["variant"] in ("ours (dcontrastive)", "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)")]
+print("| default − peer | runs | Δ auc | Δ map_at_r | Δ p_at_1 | Δ one_shot |\n|---|---|---|---|---|---|")
+for emb in ("concat", "last"):
+    peer = f"PML ContrastiveLoss (defaults), P×K, model.embedding={emb}, no weight decay, model.pool_grid=2, optimizer.head_lr_mult=0.1"
+    runs, cells = paired_cells(ours, [r for r in rows if r["variant"] == peer])
+    print(f"| peer `{emb}` | {runs} | " + " | ".join(cells) + " |")
+PY
