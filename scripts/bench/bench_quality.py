@@ -52,6 +52,8 @@ PEER_WEIGHT_DECAYS = (0.001, 0.0)             # PML is measured at both; its bes
 FLOORS = ("raw pixels", "untrained tower")    # never trained: 0 epochs in both tables
 FIGURES = ("auc", "eer", "map_at_r", "p_at_1", "one_shot", "train_s")
 HIGHER_IS_BETTER = ("auc", "map_at_r", "p_at_1", "one_shot")
+PML_OVERRIDES = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin",
+                 "~loss.form", "~loss.pairs", "~loss.gather", "~loss/reducer"]   # the peer in place of our loss
 
 
 class PMLContrastivePeer(ClassIdLoss):
@@ -88,8 +90,6 @@ def run(overrides: list[str] | None, base: list[str], tmp: str) -> dict:
 
 def candidates(args) -> dict[str, list[str] | None]:
     """Variant name -> its overrides (``None``: raw pixels), filtered by ``--variants``."""
-    pml = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin", "~loss.form",
-           "~loss.pairs", "~loss.gather", "~loss/reducer"]
     ours = {}
     for recipe in args.losses:                    # "dcontrastive" or "dcontrastive loss.m1=0 ...": a loss + overrides
         loss, *overrides = recipe.split()
@@ -99,7 +99,7 @@ def candidates(args) -> dict[str, list[str] | None]:
         **ours,
         **{f"PML ContrastiveLoss (defaults), P×K, model.embedding={how}, "
            f"{'weight decay ' + str(wd) if wd else 'no weight decay'}{''.join(', ' + o for o in args.peer_set)}":
-           [*pml, f"model.embedding={how}", f"optimizer.weight_decay={wd}", *args.peer_set]
+           [*PML_OVERRIDES, f"model.embedding={how}", f"optimizer.weight_decay={wd}", *args.peer_set]
            for how in EMBEDDINGS for wd in PEER_WEIGHT_DECAYS},
         "raw pixels": None,
         "untrained tower": next(iter(ours.values())),                 # trained for 0 epochs

@@ -1,0 +1,88 @@
+"""Fourteenth-round probe: does centring the embeddings on the training images' mean help unseen classes?
+
+SimpleShot's CL2N (Wang et al. 2019): subtract the mean embedding of the training (base-class) images,
+then L2-normalise, before nearest-neighbour search. Each run trains once, as bench_quality.py does, and
+is evaluated three ways from the same weights:
+
+    plain  e                                       (what the project reports; equals the logged runs)
+    stage  concat_l( normalize(e_l − μ_l) ) / √L   (each stage centred on its training-image mean μ_l)
+    model  normalize(e − μ)                        (the model embedding centred on its mean μ)
+
+μ is taken over the split's training images with the evaluated (best) weights. Run from scripts/bench
+(PYTHONPATH=<repo>:<repo>/scripts/bench), one JSON line per run appended to LOG:
+
+    python probe_center.py DATA SEEDS FOLDS LOG VARIANT...   # DATA: d | g16 | g24; SEEDS/FOLDS: 0,1,2
+                                                             # VARIANT: ours | peer | raw
+"""
+import json
+import sys
+import tempfile
+import types
+
+import torch
+import torch.nn.functional as F
+
+import bench_quality
+import common
+import siamese.pipeline as pipeline
+from siamese.nets import RawPixels
+
+evaluate_plain = pipeline.evaluate_model
+figures = {}     # "plain" / "stage" / "model" -> the run's figures, filled by evaluate_three_ways
+
+
+def training_mean(fn, datamodule) -> list[torch.Tensor]:
+    """Mean over the training images of each tensor in ``fn(x)`` (a list of (B, D) tensors)."""
+    sums, n = None, 0
+    with torch.no_grad():
+        for batch in datamodule.images_dataloader("train"):
+            out = fn(batch["x"])
+            sums = [o.sum(0) for o in out] if sums is None else [a + o.sum(0) for a, o in zip(sums, out)]
+            n += len(batch["x"])
+    return [s / n for s in sums]
+
+
+def evaluate_three_ways(net, datamodule, settings, **kw):
+    """Stands in for the pipeline's evaluate: records all three figures, returns the plain evaluation."""
+    net.eval()
+    plain = evaluate_plain(net, datamodule, settings, **kw)
+    figures["plain"] = bench_quality.figures(plain.report, 0)
+    combine = type(net).final
+    mus = training_mean(net, datamodule)
+    (mu,) = training_mean(lambda x: [net.embed(x)], datamodule)
+    centred = {"stage": lambda self, stages: combine(self, [F.normalize(e - m, dim=1) for e, m in zip(stages, mus)]),
+               "model": lambda self, stages: F.normalize(combine(self, stages) - mu, dim=1)}
+    rebuild = {k: v for k, v in kw.items() if k != "index"}        # a fresh gallery index for each
+    for how, final in centred.items():
+        net.final = types.MethodType(final, net)
+        figures[how] = bench_quality.figures(evaluate_plain(net, datamodule, settings, **rebuild).report, 0)
+        del net.final
+    return plain
+
+
+def main() -> None:
+    data, seeds, folds, log, *names = sys.argv[1:]
+    base = ["data.split=classes"] + (["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
+    peer_set = ["model.pool_grid=2", "optimizer.lr=0.0001", "optimizer.head_lr_mult=1"] if data == "d" else \
+        ["model.pool_grid=2", "optimizer.head_lr_mult=0.1"]              # the peer at its best (as in the rounds)
+    peer = [*bench_quality.PML_OVERRIDES, "model.embedding=concat", "optimizer.weight_decay=0.0", *peer_set]
+    variants = {"ours": ["loss=dcontrastive"], "peer": peer, "raw": None}
+    pipeline.evaluate_model = evaluate_three_ways
+    for seed in map(int, seeds.split(",")):
+        for fold in map(int, folds.split(",")):
+            for name in names:
+                at = [*base, "data.class_folds=3", f"data.class_fold={fold}", f"seed={seed}"]
+                with tempfile.TemporaryDirectory() as tmp:
+                    if variants[name] is None:
+                        cfg = common.compose_config("train", [*at, f"run_dir={tmp}"])
+                        _, datamodule = pipeline.build(cfg)
+                        evaluate_three_ways(RawPixels(), datamodule, pipeline.settings_from(cfg))
+                    else:
+                        bench_quality.run([*variants[name], "trainer.max_epochs=10"], at, tmp)
+                with open(log, "a") as out:
+                    out.write(json.dumps({"data": data, "variant": name, "seed": seed, "fold": fold, **figures}) + "\n")
+                print(name, seed, fold, {how: round(f["map_at_r"], 4) for how, f in figures.items()}, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+# The fourteenth round's tables (docs/benchmarks.md), rebuilt from the logged runs without training:
+#   bash docs/quality-logs/round14/tables.sh      (with the project's venv active)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../report.sh"    # R11, BENCH, TMP, DEF, PEER_D, PEER_G, report()
+
+python - "$HERE" "$R11" "$(dirname "$BENCH")" <<'PY'
+import json, sys
+here, r11, bench = sys.argv[1:]
+sys.path.insert(0, bench)
+from bench_quality import HIGHER_IS_BETTER, mean_std, paired_cells
+
+def rows(path):
+    return [json.loads(line) for line in open(path)]
+
+# probe_center.py: each run evaluated plain and centred from the same weights
+for data, log in (("digits, seeds 0-2, folds 0-2", "d_center"), ("glyphs 16 px, seeds 0-2, fold 0", "g_center")):
+    print(f"## centring on the training images' mean, {data}: plain, and centred minus plain run by run")
+    print("| variant | centring | runs | " + " | ".join(HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|---|")
+    runs = rows(f"{here}/{log}.jsonl")
+    for name in ("ours", "peer", "raw"):
+        mine = [r for r in runs if r["variant"] == name]
+        plain = [{"seed": r["seed"], "fold": r["fold"], **r["plain"]} for r in mine]
+        means = [f"{mean_std([p[k] for p in plain])[0]:.4f}" for k in HIGHER_IS_BETTER]
+        print(f"| {name} | plain | {len(plain)} | " + " | ".join(means) + " |")
+        for how in ("stage", "model"):
+            n, cells = paired_cells([{"seed": r["seed"], "fold": r["fold"], **r[how]} for r in mine], plain)
+            print(f"| {name} | {how} − plain | {n} | " + " | ".join(cells) + " |")
+
+# digits at 24 px (fold 0 of seeds 0-2) and 32 px (seeds 0-2 and, fresh, 3-5; the peer at 32 px on 3-5), paired
+# with the eleventh round's 16-px runs of the same seed and fold
+ours16 = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
+peer = ("PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
+        "optimizer.lr=0.0001, optimizer.head_lr_mult=1")
+at16 = [r for f in ("d012", "d2", "d012_peer", "d_peer") for r in rows(f"{r11}/{f}.jsonl") if r["epochs"] in (0, 10)]
+at32 = [r for f in ("d32", "d32f", "d32f_peer") for r in rows(f"{here}/{f}.jsonl")]
+pick = lambda runs, name, seeds: [r for r in runs if r["variant"] == name and r["seed"] in seeds]
+for seeds in ({0, 1, 2}, {3, 4, 5}, {0, 1, 2, 3, 4, 5}):
+    s32 = {name: pick(at32, name, seeds) for name in ("ours (dcontrastive)", "raw pixels", peer)}
+    s16 = {name: pick(at16, name, seeds) for name in (ours16, "raw pixels", peer)}
+    label = "seeds " + ",".join(map(str, sorted(seeds)))
+    print(f"## digits at 32 px (data.source.image_size=32), {label}: each at 32 px, and paired run by run")
+    print("| variant at 32 px | runs | " + " | ".join(HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
+    for name, runs in s32.items():
+        if runs:
+            print(f"| {name} | {len(runs)} | " + " | ".join(
+                "{:.4f} ± {:.4f}".format(*mean_std([r[k] for r in runs])) for k in HIGHER_IS_BETTER) + " |")
+    print("| comparison | runs | " + " | ".join(f"Δ {k}" for k in HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
+    for what, a, b in (("default at 32 − at 16 px", s32["ours (dcontrastive)"], s16[ours16]),
+                       ("the peer at 32 − at 16 px", s32[peer], s16[peer]),
+                       ("raw pixels at 32 − at 16 px", s32["raw pixels"], s16["raw pixels"]),
+                       ("default − raw pixels, both at 32", s32["ours (dcontrastive)"], s32["raw pixels"]),
+                       ("default − raw pixels, both at 16", s16[ours16], s16["raw pixels"]),
+                       ("default − the peer, both at 32", s32["ours (dcontrastive)"], s32[peer]),
+                       ("default − the peer, both at 16", s16[ours16], s16[peer])):
+        n, cells = paired_cells(a, b)
+        if n:
+            print(f"| {what} | {n} | " + " | ".join(cells) + " |")
+d24 = rows(f"{here}/d24.jsonl")
+print("## digits at 24 px, fold 0 of seeds 0-2, run by run")
+print("| comparison | runs | " + " | ".join(f"Δ {k}" for k in HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
+for what, a, b in (("default at 24 − at 16 px", pick(d24, "ours (dcontrastive)", {0, 1, 2}), pick(at16, ours16, {0, 1, 2})),
+                   ("default − raw pixels, both at 24", pick(d24, "ours (dcontrastive)", {0, 1, 2}),
+                    pick(d24, "raw pixels", {0, 1, 2}))):
+    n, cells = paired_cells(a, b)
+    print(f"| {what} | {n} | " + " | ".join(cells) + " |")
+PY
