@@ -27,15 +27,17 @@ for data, log in (("digits, seeds 0-2, folds 0-2", "d_center"), ("glyphs 16 px, 
             n, cells = paired_cells([{"seed": r["seed"], "fold": r["fold"], **r[how]} for r in mine], plain)
             print(f"| {name} | {how} − plain | {n} | " + " | ".join(cells) + " |")
 
-# digits at 24 px (fold 0 of seeds 0-2) and 32 px (seeds 0-2 and, fresh, 3-5; the peer at 32 px on 3-5), paired
-# with the eleventh round's 16-px runs of the same seed and fold
+# digits at 24 px (fold 0 of seeds 0-2) and 32 px (seeds 0-2 and, fresh, 3-5 and 6-8; the peer at 32 px on 3-5), paired
+# with the 16-px runs of the same seed and fold (the eleventh round's; seeds 6-8 this round's)
 ours16 = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
 peer = ("PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
         "optimizer.lr=0.0001, optimizer.head_lr_mult=1")
 at16 = [r for f in ("d012", "d2", "d012_peer", "d_peer") for r in rows(f"{r11}/{f}.jsonl") if r["epochs"] in (0, 10)]
-at32 = [r for f in ("d32", "d32f", "d32f_peer") for r in rows(f"{here}/{f}.jsonl")]
+at16 += [{**r, "variant": ours16 if r["variant"] == "ours (dcontrastive)" else r["variant"]}   # seeds 6-8, this
+         for r in rows(f"{here}/d16g.jsonl")]                                                   # round, same recipe
+at32 = [r for f in ("d32", "d32f", "d32f_peer", "d32g") for r in rows(f"{here}/{f}.jsonl")]
 pick = lambda runs, name, seeds: [r for r in runs if r["variant"] == name and r["seed"] in seeds]
-for seeds in ({0, 1, 2}, {3, 4, 5}, {0, 1, 2, 3, 4, 5}):
+for seeds in ({0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {3, 4, 5, 6, 7, 8}, set(range(9))):
     s32 = {name: pick(at32, name, seeds) for name in ("ours (dcontrastive)", "raw pixels", peer)}
     s16 = {name: pick(at16, name, seeds) for name in (ours16, "raw pixels", peer)}
     label = "seeds " + ",".join(map(str, sorted(seeds)))
