@@ -1,8 +1,10 @@
 # What the rounds' tables.sh scripts share, sourced by each after it sets HERE (its own folder):
-# the eleventh round's logs, the benchmark, a temporary folder removed on exit, the default and the
-# peer's settings as the eleventh round named them, and report().
+# the eleventh round's logs, the benchmark (importable by the scripts' inline Python), a temporary
+# folder removed on exit, the default and the peer's settings as the eleventh round named them, and
+# report().
 R11=$HERE/../round11
 BENCH=$HERE/../../../scripts/bench/bench_quality.py
+export PYTHONPATH="$(dirname "$BENCH")${PYTHONPATH:+:$PYTHONPATH}"   # inline blocks: import bench_quality
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 DEF="dcontrastive loss.m1=0.2 optimizer.weight_decay=0.001"    # today's default, as the eleventh round named it
 PEER_D=(--peer-set model.pool_grid=2 optimizer.lr=0.0001 optimizer.head_lr_mult=1)

@@ -109,9 +109,14 @@ def candidates(args) -> dict[str, list[str] | None]:
     return variants
 
 
+def read_log(path: Path | str) -> list[dict]:
+    """The runs of a ``--log`` file: one JSON object a line."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
 def run_all(variants: dict, epochs: dict[str, int], args, base: list[str], log: Path | None) -> dict[str, list]:
     """Every variant over seeds × folds at ``epochs[name]`` epochs; rows already in ``log`` are reused."""
-    done = [json.loads(line) for line in log.read_text().splitlines()] if log and log.exists() else []
+    done = read_log(log) if log and log.exists() else []
     folds = [[f"data.class_folds={args.folds}", f"data.class_fold={f}"] for f in range(args.folds)] if args.folds \
         else [[]]
     results = {name: [] for name in variants}
@@ -176,12 +181,19 @@ def print_paired(results: dict[str, list], against: str) -> None:
         raise SystemExit(f"--against {against!r}: no variant's name contains it; variants: {list(results)}")
     print(f"\nPaired against '{reference}' (each run minus the reference's run of the same seed and fold; "
           "▲ / ▼: mean difference above / below one std of the differences):\n")
-    print("| variant | runs | " + " | ".join(f"Δ {key}" for key in HIGHER_IS_BETTER) + " |")
+    print_paired_rows("variant", [(name, rows, results[reference]) for name, rows in results.items()
+                                  if name != reference])
+
+
+def print_paired_rows(first: str, comparisons: list[tuple[str, list[dict], list[dict]]]) -> None:
+    """A markdown table of ``paired_cells``: header ``| first | runs | Δ … |``, then one row for each
+    ``(label, rows, reference)`` that has runs in common with its reference."""
+    print(f"| {first} | runs | " + " | ".join(f"Δ {key}" for key in HIGHER_IS_BETTER) + " |")
     print("|---|---|" + "---|" * len(HIGHER_IS_BETTER))
-    for name, rows in results.items():
-        runs, cells = paired_cells(rows, results[reference])
-        if name != reference and runs:
-            print(f"| {name} | {runs} | " + " | ".join(cells) + " |")
+    for label, rows, reference in comparisons:
+        runs, cells = paired_cells(rows, reference)
+        if runs:
+            print(f"| {label} | {runs} | " + " | ".join(cells) + " |")
 
 
 def paired_cells(rows: list[dict], reference: list[dict]) -> tuple[int, list[str]]:

@@ -48,24 +48,23 @@ for split in "digits:3 4 5:d:PEER_D" "glyphs 16 px:3 4 5:g:PEER_G" "glyphs 24 px
 done
 # ... and each at 20 epochs minus its own run at 10 (same seed and fold; the 10-epoch runs are the eleventh round's)
 echo "## 20 epochs minus 10, run by run"
-python - "$HERE" "$R11" "$(dirname "$BENCH")" <<'PY'
-import json, sys
-here, r11, bench = sys.argv[1:]
-sys.path.insert(0, bench)
-from bench_quality import paired_cells    # the benchmark's own paired differences
+python - "$HERE" "$R11" <<'PY'
+import sys
+from bench_quality import print_paired_rows, read_log    # the benchmark's own paired differences
+here, r11 = sys.argv[1:]
 
 ours10 = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
 peer = "PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
 peers = {"d": peer + "optimizer.lr=0.0001, optimizer.head_lr_mult=1", "g": peer + "optimizer.head_lr_mult=0.1"}
-print("| 20 − 10 epochs | runs | Δ auc | Δ map_at_r | Δ p_at_1 | Δ one_shot |\n|---|---|---|---|---|---|")
+comparisons = []
 for split, logs10, seeds in (("d", ("d2", "d_peer"), {3, 4, 5}), ("g", ("g2", "g_peer"), {3, 4, 5}),
                              ("g24", ("g24_old", "g24_peer"), {0, 1, 2})):
-    rows10 = [json.loads(l) for f in logs10 for l in open(f"{r11}/{f}.jsonl")]
+    rows10 = [r for f in logs10 for r in read_log(f"{r11}/{f}.jsonl")]
     for who, name10, log20 in (("ours", ours10, f"{split}_e20"), ("peer", peers[split[0]], f"{split}_peer_e20")):
         at10 = [r for r in rows10 if r["variant"] == name10 and r["epochs"] == 10]
-        at20 = [r for r in map(json.loads, open(f"{here}/{log20}.jsonl")) if r["seed"] in seeds]
-        runs, cells = paired_cells(at20, at10)
-        print(f"| {who}, {split} | {runs} | " + " | ".join(cells) + " |")
+        at20 = [r for r in read_log(f"{here}/{log20}.jsonl") if r["seed"] in seeds]
+        comparisons.append((f"{who}, {split}", at20, at10))
+print_paired_rows("20 − 10 epochs", comparisons)
 PY
 # glyphs at 24 px on fresh class folds (seeds 3-5, fold 0): the default, the last stage, and the peer at both embeddings
 for against in "ours (dcontrastive)" "concat, no weight decay" "last, no weight decay"; do
@@ -83,18 +82,15 @@ for against in "concat, no weight decay" "last, no weight decay"; do
 done
 # ... and seeds 0-5 together at 24 px (18 runs): the eleventh round names the default differently, so pair here
 echo "## glyphs 24 px, seeds 0-5, the default minus the peer, run by run"
-python - "$HERE" "$R11" "$(dirname "$BENCH")" <<'PY'
-import json, sys
-here, r11, bench = sys.argv[1:]
-sys.path.insert(0, bench)
-from bench_quality import paired_cells
+python - "$HERE" "$R11" <<'PY'
+import sys
+from bench_quality import print_paired_rows, read_log
+here, r11 = sys.argv[1:]
 
-rows = [json.loads(l) for f in (f"{r11}/g24_old.jsonl", f"{r11}/g24_peer.jsonl", f"{here}/g24_peer_last.jsonl",
-                                f"{here}/g24f_def.jsonl", f"{here}/g24f_peer.jsonl") for l in open(f)]
+rows = [r for f in (f"{r11}/g24_old.jsonl", f"{r11}/g24_peer.jsonl", f"{here}/g24_peer_last.jsonl",
+                    f"{here}/g24f_def.jsonl", f"{here}/g24f_peer.jsonl") for r in read_log(f)]
 ours = [r for r in rows if r["variant"] in ("ours (dcontrastive)", "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)")]
-print("| default − peer | runs | Δ auc | Δ map_at_r | Δ p_at_1 | Δ one_shot |\n|---|---|---|---|---|---|")
-for emb in ("concat", "last"):
-    peer = f"PML ContrastiveLoss (defaults), P×K, model.embedding={emb}, no weight decay, model.pool_grid=2, optimizer.head_lr_mult=0.1"
-    runs, cells = paired_cells(ours, [r for r in rows if r["variant"] == peer])
-    print(f"| peer `{emb}` | {runs} | " + " | ".join(cells) + " |")
+peer = "PML ContrastiveLoss (defaults), P×K, model.embedding={}, no weight decay, model.pool_grid=2, optimizer.head_lr_mult=0.1"
+print_paired_rows("default − peer", [(f"peer `{emb}`", ours, [r for r in rows if r["variant"] == peer.format(emb)])
+                                     for emb in ("concat", "last")])
 PY

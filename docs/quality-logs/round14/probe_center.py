@@ -31,12 +31,12 @@ evaluate_plain = pipeline.evaluate_model
 figures = {}     # "plain" / "stage" / "model" -> the run's figures, filled by evaluate_three_ways
 
 
-def training_mean(fn, datamodule) -> list[torch.Tensor]:
-    """Mean over the training images of each tensor in ``fn(x)`` (a list of (B, D) tensors)."""
+def training_mean(net, datamodule) -> list[torch.Tensor]:
+    """Mean over the training images of each stage's embedding: ``[μ_l (D_l,)]``."""
     sums, n = None, 0
     with torch.no_grad():
         for batch in datamodule.images_dataloader("train"):
-            out = fn(batch["x"])
+            out = net(batch["x"])
             sums = [o.sum(0) for o in out] if sums is None else [a + o.sum(0) for a, o in zip(sums, out)]
             n += len(batch["x"])
     return [s / n for s in sums]
@@ -49,7 +49,7 @@ def evaluate_three_ways(net, datamodule, settings, **kw):
     figures["plain"] = bench_quality.figures(plain.report, 0)
     combine = type(net).final
     mus = training_mean(net, datamodule)
-    (mu,) = training_mean(lambda x: [net.embed(x)], datamodule)
+    mu = combine(net, [m[None] for m in mus])[0]     # the model embedding is linear in the stages' (cat / √L)
     centred = {"stage": lambda self, stages: combine(self, [F.normalize(e - m, dim=1) for e, m in zip(stages, mus)]),
                "model": lambda self, stages: F.normalize(combine(self, stages) - mu, dim=1)}
     rebuild = {k: v for k, v in kw.items() if k != "index"}        # a fresh gallery index for each

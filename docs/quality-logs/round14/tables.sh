@@ -4,14 +4,11 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../report.sh"    # R11, BENCH, TMP, DEF, PEER_D, PEER_G, report()
 
-python - "$HERE" "$R11" "$(dirname "$BENCH")" <<'PY'
-import json, sys
-here, r11, bench = sys.argv[1:]
-sys.path.insert(0, bench)
-from bench_quality import HIGHER_IS_BETTER, mean_std, paired_cells
-
-def rows(path):
-    return [json.loads(line) for line in open(path)]
+python - "$HERE" "$R11" <<'PY'
+import sys
+from bench_quality import HIGHER_IS_BETTER, mean_std, paired_cells, print_paired_rows
+from bench_quality import read_log as rows
+here, r11 = sys.argv[1:]
 
 # probe_center.py: each run evaluated plain and centred from the same weights
 for data, log in (("digits, seeds 0-2, folds 0-2", "d_center"), ("glyphs 16 px, seeds 0-2, fold 0", "g_center")):
@@ -47,23 +44,16 @@ for seeds in ({0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {3, 4, 5, 6, 7, 8}, set(range(9))
         if runs:
             print(f"| {name} | {len(runs)} | " + " | ".join(
                 "{:.4f} ± {:.4f}".format(*mean_std([r[k] for r in runs])) for k in HIGHER_IS_BETTER) + " |")
-    print("| comparison | runs | " + " | ".join(f"Δ {k}" for k in HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
-    for what, a, b in (("default at 32 − at 16 px", s32["ours (dcontrastive)"], s16[ours16]),
-                       ("the peer at 32 − at 16 px", s32[peer], s16[peer]),
-                       ("raw pixels at 32 − at 16 px", s32["raw pixels"], s16["raw pixels"]),
-                       ("default − raw pixels, both at 32", s32["ours (dcontrastive)"], s32["raw pixels"]),
-                       ("default − raw pixels, both at 16", s16[ours16], s16["raw pixels"]),
-                       ("default − the peer, both at 32", s32["ours (dcontrastive)"], s32[peer]),
-                       ("default − the peer, both at 16", s16[ours16], s16[peer])):
-        n, cells = paired_cells(a, b)
-        if n:
-            print(f"| {what} | {n} | " + " | ".join(cells) + " |")
-d24 = rows(f"{here}/d24.jsonl")
+    print_paired_rows("comparison", [
+        ("default at 32 − at 16 px", s32["ours (dcontrastive)"], s16[ours16]),
+        ("the peer at 32 − at 16 px", s32[peer], s16[peer]),
+        ("raw pixels at 32 − at 16 px", s32["raw pixels"], s16["raw pixels"]),
+        ("default − raw pixels, both at 32", s32["ours (dcontrastive)"], s32["raw pixels"]),
+        ("default − raw pixels, both at 16", s16[ours16], s16["raw pixels"]),
+        ("default − the peer, both at 32", s32["ours (dcontrastive)"], s32[peer]),
+        ("default − the peer, both at 16", s16[ours16], s16[peer])])
+d24 = {name: pick(rows(f"{here}/d24.jsonl"), name, {0, 1, 2}) for name in ("ours (dcontrastive)", "raw pixels")}
 print("## digits at 24 px, fold 0 of seeds 0-2, run by run")
-print("| comparison | runs | " + " | ".join(f"Δ {k}" for k in HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
-for what, a, b in (("default at 24 − at 16 px", pick(d24, "ours (dcontrastive)", {0, 1, 2}), pick(at16, ours16, {0, 1, 2})),
-                   ("default − raw pixels, both at 24", pick(d24, "ours (dcontrastive)", {0, 1, 2}),
-                    pick(d24, "raw pixels", {0, 1, 2}))):
-    n, cells = paired_cells(a, b)
-    print(f"| {what} | {n} | " + " | ".join(cells) + " |")
+print_paired_rows("comparison", [("default at 24 − at 16 px", d24["ours (dcontrastive)"], pick(at16, ours16, {0, 1, 2})),
+                                 ("default − raw pixels, both at 24", d24["ours (dcontrastive)"], d24["raw pixels"])])
 PY
