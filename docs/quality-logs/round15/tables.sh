@@ -1,0 +1,49 @@
+# The fifteenth round's tables (docs/benchmarks.md), rebuilt from the logged runs without training:
+#   bash docs/quality-logs/round15/tables.sh      (with the project's venv active)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../report.sh"    # R11, BENCH, TMP, DEF, PEER_D, PEER_G, report()
+
+# the screen: five single changes to the default on digits, seeds 0-2, against the eleventh round's default runs
+NARROW="dcontrastive model.channels=[16,32,64]"
+report "screen: digits, seeds 0-2, against the default" \
+  "$R11/d012.jsonl d_grid422.jsonl d_narrow.jsonl d_wd01.jsonl d_emb32.jsonl d_m2_15.jsonl" \
+  --seeds 0 1 2 --variants "ours (" --losses "$DEF" "dcontrastive model.pool_grid=[4,2,2]" "$NARROW" \
+  "dcontrastive optimizer.weight_decay=0.01" "dcontrastive model.embedding_dim=32" "dcontrastive loss.m2=1.5" \
+  --against "m1=0.2 optimizer"
+report "the narrow tower on glyphs 16 px, seeds 0-2, against the default" \
+  "$R11/g012.jsonl g_narrow.jsonl" --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 \
+  --variants "ours (" --losses "$DEF" "$NARROW" --against "m1=0.2 optimizer"
+
+# today's code reproduces the eleventh round's default runs (seed 0, three folds, digits and glyphs 16 px)
+python - "$HERE" "$R11" <<'PY'
+import sys
+from bench_quality import print_paired_rows, read_log
+here, r11 = sys.argv[1:]
+old = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
+print("## the default rerun today minus its logged runs")
+print_paired_rows("data", [(data, read_log(f"{here}/{now}.jsonl"), [r for r in read_log(f"{r11}/{then}.jsonl")
+                                                                   if r["variant"] == old])
+                           for data, now, then in (("digits", "d_check", "d012"), ("glyphs 16 px", "g_check", "g012"))])
+PY
+
+# the number of training classes: digits dealt into 2, 3 and 5 folds (5, 6-7 and 8 training classes), seeds 0-2
+python - "$HERE" "$R11" <<'PY'
+import sys
+from bench_quality import HIGHER_IS_BETTER, mean_std, print_paired_rows, read_log
+here, r11 = sys.argv[1:]
+old = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
+runs = {2: read_log(f"{here}/d_folds2.jsonl"), 5: read_log(f"{here}/d_folds5.jsonl"),
+        3: [{**r, "variant": "ours (dcontrastive)" if r["variant"] == old else r["variant"]}
+            for f in ("d012", "d012_peer") for r in read_log(f"{r11}/{f}.jsonl") if r["variant"] in (old, "raw pixels")]}
+pick = lambda folds, name: [r for r in runs[folds] if r["variant"] == name]
+print("## digits, the classes dealt into F folds: each variant's means, and the default minus raw pixels run by run")
+print("| folds | training classes | variant | runs | " + " | ".join(HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|---|---|")
+for folds, train in ((2, "5"), (3, "6-7"), (5, "8")):
+    for name in ("ours (dcontrastive)", "raw pixels"):
+        rows = pick(folds, name)
+        print(f"| {folds} | {train} | {name} | {len(rows)} | "
+              + " | ".join(f"{mean_std([r[k] for r in rows])[0]:.4f}" for k in HIGHER_IS_BETTER) + " |")
+print_paired_rows("default − raw pixels", [(f"{folds} folds", pick(folds, "ours (dcontrastive)"), pick(folds, "raw pixels"))
+                                           for folds in (2, 3, 5)])
+PY
