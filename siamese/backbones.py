@@ -18,7 +18,6 @@ normalise as training did.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -26,35 +25,10 @@ from torch import Tensor, nn
 
 from siamese.checks import at_least, image_channels
 from siamese.nets import Tower, check_embedding
+from siamese.weights import load_weights
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 PROBE_SIZE = 64          # the side of the dummy image that measures each stage's channels and stride
-
-
-def read_state_dict(path: str | Path) -> dict[str, Tensor]:
-    """A state dict saved with ``torch.save`` (bare, or under ``state_dict`` / ``model``)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"model.weights={str(path)!r}: no such file (a state dict saved with torch.save, "
-                                "or 'imagenet', or null)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model"):
-        if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
-    return state
-
-
-def load_weights(module: nn.Module, path: str | Path) -> None:
-    """Load a local state dict into ``module``; keys the backbone lacks (a classifier) are ignored,
-    backbone keys the file lacks are an error naming them."""
-    try:
-        result = module.load_state_dict(read_state_dict(path), strict=False)
-    except RuntimeError as err:       # a tensor of another shape: another model
-        detail = next((line.strip() for line in str(err).splitlines() if "size mismatch" in line), str(err)[:200])
-        raise ValueError(f"model.weights={path} does not fit model.name: {detail}") from None
-    if result.missing_keys:
-        raise ValueError(f"model.weights={path}: the file lacks {len(result.missing_keys)} of the backbone's "
-                         f"tensors (first: {result.missing_keys[:3]}); is it a state dict of this model?")
 
 
 def _stage_of_parameters(named: list[tuple[str, nn.Parameter]], stage_modules: Sequence[str]) -> list[int]:
@@ -204,7 +178,7 @@ class TorchvisionTower(BackboneTower):
             raise ValueError(f"model.name={name!r} is not a torchvision.models classifier")
         model = builder(weights="DEFAULT" if weights == "imagenet" else None)
         if weights not in (None, "imagenet"):
-            load_weights(model, weights)
+            load_weights(model, weights, "model.name", "backbone")
         super().__init__(_NodeOutputs(model, nodes), [f"extractor.{n}" for n in nodes], stages, embedding_dim,
                          in_channels, 3, weights is not None, input_mean, input_std, embedding, freeze_stages,
                          channels_last)
@@ -227,7 +201,7 @@ class TimmTower(BackboneTower):
         except RuntimeError as err:
             raise ValueError(f"model.name={name!r}: {err}") from None
         if weights not in (None, "imagenet"):
-            load_weights(backbone, weights)
+            load_weights(backbone, weights, "model.name", "backbone")
         super().__init__(backbone, backbone.feature_info.module_name(), stages, embedding_dim, in_channels,
                          in_channels, weights is not None, input_mean, input_std, embedding, freeze_stages,
                          channels_last)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from siamese.checks import at_least, image_channels, one_of
+from siamese.weights import load_weights
 
 EMBEDDINGS = ("last", "concat")
 
@@ -97,6 +98,9 @@ class ConvTower(Tower):
         pool_grid: ``g``, each stage's map is average-pooled to a ``g × g`` grid before its head: 1 is
             global average pooling (position discarded); 2 or more keeps a coarse layout, which
             small images such as digits and glyphs identify by. The head sees ``C_l · g²`` values.
+        weights: ``None`` (random) or a path: a state dict of a tower of this shape, or a siamese run's
+            checkpoint (its ``net.*`` tensors), loaded whole — stages, heads and the input normalisation
+            it was trained with — e.g. a tower trained on many classes to start one on few.
 
     ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
     ``e_l = normalize(W_l · flatten(avgpool_g(stage_l(…stage_1(x)))))``, ``avgpool_g (B, C_l, H_l, W_l)
@@ -106,7 +110,8 @@ class ConvTower(Tower):
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
                  embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
-                 input_std: Sequence[float] | None = None, embedding: str = "last", pool_grid: int = 1):
+                 input_std: Sequence[float] | None = None, embedding: str = "last", pool_grid: int = 1,
+                 weights: str | None = None):
         super().__init__()
         self.embedding = check_embedding(embedding)
         channels = [int(c) for c in channels]
@@ -133,6 +138,8 @@ class ConvTower(Tower):
                              f"(std > 0), got {mean} / {std}")
         self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1))
+        if weights is not None:
+            load_weights(self, weights, "model.channels, model.embedding_dim and model.pool_grid", "tower")
 
     @property
     def num_stages(self) -> int:

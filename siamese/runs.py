@@ -52,8 +52,11 @@ def checkpoint_state(checkpoint: Path) -> dict:
 
 
 def load_tower(model_cfg, checkpoint: Path) -> nn.Module:
-    """The tower described by ``model_cfg`` with the ``net.*`` weights of a SiameseModule checkpoint."""
-    net = instantiate(model_cfg)
+    """The tower described by ``model_cfg`` with the ``net.*`` weights of a SiameseModule checkpoint.
+
+    The checkpoint replaces every tensor, so the weights the run started from (``model.weights``: a file
+    that may have moved since, or ``imagenet``, a download) are not read again."""
+    net = instantiate(model_cfg, **({"weights": None} if "weights" in model_cfg else {}))
     state = {k.removeprefix("net."): v for k, v in checkpoint_state(checkpoint).items() if k.startswith("net.")}
     try:
         net.load_state_dict(state)

@@ -93,3 +93,11 @@ def test_bad_queries_and_k_are_clear_errors(tmp_path):
     for k in (0, -1):
         with pytest.raises(ValueError, match=rf"k must be >= 1, got {k}"):
             match(OmegaConf.create({**cfg, "k": k}))
+
+
+def test_a_run_started_from_weights_loads_without_them(tmp_path):
+    """load_tower fills the tower from the checkpoint: the file the run started from may be gone."""
+    checkpoint = checkpoint_of(tmp_path)
+    tower = load_tower(OmegaConf.create({**MODEL, "weights": str(tmp_path / "moved.pt")}), checkpoint)
+    saved = torch.load(checkpoint, weights_only=True)["state_dict"]
+    assert torch.equal(tower.heads[0].weight, saved["net.heads.0.weight"])

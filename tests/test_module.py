@@ -149,3 +149,25 @@ def test_backbone_and_head_learning_rates_are_separate_and_the_loss_keeps_the_ba
     assert len(lr_of) == len(list(module.parameters()))
     with pytest.raises(ValueError, match=r"optimizer.head_lr_mult must be >= 0, got -1"):
         build(compose_config("train", [*overrides[:-2], "optimizer.head_lr_mult=-1", f"run_dir={tmp_path}"]))
+
+
+def test_a_tower_starts_from_a_runs_checkpoint_or_a_state_dict(tmp_path):
+    """model.weights: the same tower, stages, heads and input normalisation, from either file; a file of
+    another shape or with tensors missing is refused naming the settings or the tensors."""
+    torch.manual_seed(0)
+    source = ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=2, input_mean=[0.3], input_std=[0.2]).eval()
+    torch.save({"state_dict": {f"net.{k}": v for k, v in source.state_dict().items()}, "epoch": 3},
+               tmp_path / "run.ckpt")
+    torch.save(source.state_dict(), tmp_path / "tower.pt")
+    x = torch.rand(4, 1, 16, 16)
+    for name in ("run.ckpt", "tower.pt"):
+        started = ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=2, weights=str(tmp_path / name)).eval()
+        assert torch.equal(started.embed(x), source.embed(x))
+    with pytest.raises(ValueError, match=r"model\.weights=.*run\.ckpt does not fit model\.channels, "
+                                         r"model\.embedding_dim and model\.pool_grid: size mismatch for heads\.0"):
+        ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=1, weights=str(tmp_path / "run.ckpt"))
+    torch.save({k: v for k, v in source.state_dict().items() if not k.startswith("heads")}, tmp_path / "part.pt")
+    with pytest.raises(ValueError, match=r"part\.pt: the file lacks 4 of the tower's tensors"):
+        ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=2, weights=str(tmp_path / "part.pt"))
+    with pytest.raises(FileNotFoundError, match=r"model\.weights='.*nope\.pt': no such file"):
+        ConvTower(weights=str(tmp_path / "nope.pt"))

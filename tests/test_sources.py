@@ -170,6 +170,20 @@ def test_glyphs_hold_out_whole_characters_and_repeat_per_seed():
     assert not torch.equal(GlyphImages(image_size=16, renderings=1, seed=1).images, glyphs.images)
 
 
+def test_glyphs_leave_out_the_characters_named_on_the_command_line():
+    """data.source.exclude: quoted digits stay a string; a number Hydra reads as an int is refused with the fix."""
+    from siamese.config import make
+
+    cfg = compose_config("train", ["data=glyphs", "data.source.image_size=16", "data.source.renderings=1",
+                                   'data.source.exclude="0123456789"', "run_dir=x"])
+    glyphs = make(cfg.data.source)
+    assert len(glyphs.classes) == 164 and not set("0123456789") & set(glyphs.classes)
+    assert len(glyphs.heldout_classes) == 48
+    bad = compose_config("train", ["data=glyphs", "data.source.exclude=789", "run_dir=x"])      # Hydra: an int
+    with pytest.raises(ValueError, match=r"data\.source\.exclude must be .* got 789 .* quote them"):
+        make(bad.data.source)
+
+
 def test_augmentation_strength_scales_the_jitter_and_zero_leaves_images_alone():
     from siamese.data.augment import affine_jitter
 

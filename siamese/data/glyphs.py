@@ -13,6 +13,7 @@ seed gives the same images.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -66,21 +67,34 @@ def render(character: str, font: ImageFont.FreeTypeFont, size: int, rng: np.rand
     return np.asarray(canvas.crop(box).resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
+def excluded_characters(exclude: str | Sequence[str]) -> set[str]:
+    """The characters of ``data.source.exclude``: a string, or a list of single characters."""
+    if isinstance(exclude, str):
+        return set(exclude)
+    if isinstance(exclude, Sequence) and all(isinstance(c, (str, int)) and len(str(c)) == 1 for c in exclude):
+        return {str(c) for c in exclude}
+    raise ValueError(f"data.source.exclude must be a string of characters or a list of single characters, got "
+                     f"{exclude!r} (digits on the command line: quote them, 'data.source.exclude=\"0123456789\"')")
+
+
 class GlyphImages:
     """The glyph data set in memory (see the module docstring); a source like ``DigitsImages``.
 
-    ``heldout_classes``: the Greek letters, for ``data.split=source``.
+    ``heldout_classes``: the Greek letters, for ``data.split=source``. ``exclude``: characters left out
+    of both sets (a string, or a list of single characters), e.g. ``"0123456789"`` for a tower that will
+    meet digits only as unseen classes.
     """
 
     def __init__(self, image_size: int = 32, channels: int = 1, renderings: int = 2, jitter_degrees: float = 10.0,
-                 font_dir: str | None = None, seed: int = 0):
+                 font_dir: str | None = None, seed: int = 0, exclude: str | Sequence[str] = ""):
         image_channels("data.source.channels", channels)
+        left_out = excluded_characters(exclude)
         self.image_size, self.channels = at_least("data.source.image_size", image_size, 8), int(channels)
         renderings = at_least("data.source.renderings", renderings)
         rng = np.random.default_rng([int(seed), 11])
         fonts = [ImageFont.truetype(str(f), int(image_size * 2.4)) for f in font_files(font_dir)]
         images, labels, self.classes, self.heldout_classes = [], [], [], []
-        for character in TRAIN_CHARACTERS + HELDOUT_CHARACTERS:
+        for character in (c for c in TRAIN_CHARACTERS + HELDOUT_CHARACTERS if c not in left_out):
             drawn = [render(character, font, self.image_size, rng, float(jitter_degrees))
                      for font in fonts if has_glyph(font, character) for _ in range(renderings)]
             if len(drawn) < 2:
