@@ -47,3 +47,31 @@ for folds, train in ((2, "5"), (3, "6-7"), (5, "8")):
 print_paired_rows("default − raw pixels", [(f"{folds} folds", pick(folds, "ours (dcontrastive)"), pick(folds, "raw pixels"))
                                            for folds in (2, 3, 5)])
 PY
+
+# transfer: a tower trained on glyphs without the digit characters (one a seed), on the digits folds of its seed
+# as it is (0 epochs) and as the start of the default recipe (model.weights=<its best.ckpt>)
+python - "$HERE" "$R11" <<'PY'
+import json, sys
+from bench_quality import HIGHER_IS_BETTER, mean_std, print_paired_rows, read_log
+here, r11 = sys.argv[1:]
+print("## the glyph towers on their own held-out classes (the Greek letters), from each run's report.json")
+for seed in (0, 1, 2):
+    report = json.load(open(f"{here}/glyph_tower_s{seed}.report.json"))
+    print(f"seed {seed}: AUC {report['verification']['auc']:.4f}, MAP@R {report['retrieval']['map_at_r']:.4f}, "
+          f"P@1 {report['retrieval']['p_at_1']:.4f}, 5-way one-shot {report['one_shot']['accuracy']:.4f}, "
+          f"trained {report['training']['seconds']:.0f} s")
+old = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
+rows = {"the glyph tower as it is": read_log(f"{here}/d_transfer0.jsonl"),
+        "the glyph tower, then the default recipe": read_log(f"{here}/d_transfer.jsonl"),
+        "the default from scratch": [r for r in read_log(f"{r11}/d012.jsonl") if r["variant"] == old],
+        "raw pixels": [r for r in read_log(f"{r11}/d012_peer.jsonl") if r["variant"] == "raw pixels"]}
+print("## digits, seeds 0-2 x 3 folds: means, and run by run")
+print("| variant | runs | " + " | ".join(HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
+for name, runs in rows.items():
+    print(f"| {name} | {len(runs)} | " + " | ".join(f"{mean_std([r[k] for r in runs])[0]:.4f}" for k in HIGHER_IS_BETTER) + " |")
+start, tuned, scratch, raw = rows.values()
+print_paired_rows("comparison", [("glyph start − from scratch", tuned, scratch), ("glyph start − raw pixels", tuned, raw),
+                                 ("glyph tower as it is − raw pixels", start, raw),
+                                 ("glyph start − the glyph tower as it is", tuned, start),
+                                 ("from scratch − raw pixels", scratch, raw)])
+PY
