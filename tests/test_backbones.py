@@ -79,6 +79,23 @@ def test_weights_from_a_saved_state_dict_equal_the_source(tmp_path):
         TorchvisionTower("resnet18", ["layer4"], weights=str(tmp_path / "nope.pt"))
 
 
+def test_a_pretrained_run_loads_from_its_checkpoint_without_the_pretrained_weights(tmp_path, monkeypatch):
+    """load_tower (export, match, bundle) takes every tensor, the ImageNet normalisation included, from
+    the run's checkpoint: weights=imagenet is not downloaded again (here any download fails)."""
+    from siamese.runs import load_tower
+
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pt")
+    nodes = ["layer1", "layer2", "layer3", "layer4"]
+    trained = TorchvisionTower("resnet18", nodes, embedding_dim=8, weights=str(tmp_path / "r18.pt")).eval()
+    torch.save({"state_dict": {f"net.{k}": v for k, v in trained.state_dict().items()}}, tmp_path / "run.ckpt")
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", lambda *a, **k: pytest.fail("downloaded"))
+    cfg = OmegaConf.create({"_target_": "siamese.backbones.TorchvisionTower", "name": "resnet18", "nodes": nodes,
+                            "embedding_dim": 8, "weights": "imagenet"})
+    tower = load_tower(cfg, tmp_path / "run.ckpt")
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(tower.input_mean, trained.input_mean) and torch.equal(tower.embed(x), trained.embed(x))
+
+
 def test_frozen_stages_do_not_change_over_training_steps():
     tower = TorchvisionTower("resnet18", ["layer1", "layer2", "layer3", "layer4"], freeze_stages=2,
                              embedding_dim=8, in_channels=1)
