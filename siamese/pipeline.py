@@ -37,7 +37,14 @@ from siamese.index_store import gallery_labels, load_index, save_index
 from siamese.lightning import AtomicCheckpointIO, RunDirectoryLock, log_report_images
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
-from siamese.runs import checkpoint_reference, model_description, read_checkpoint, resolve_checkpoint, run_config
+from siamese.runs import (
+    checkpoint_reference,
+    model_description,
+    read_checkpoint,
+    resolve_checkpoint,
+    run_config,
+    without_start_weights,
+)
 
 
 def resolve_sampler(data_cfg: DictConfig, loss) -> str | None:
@@ -205,6 +212,8 @@ def _evaluate(cfg: DictConfig, run_dir: Path, train_cfg: DictConfig) -> dict:
         raise ValueError(f"pairs={cfg.pairs} needs pairs_root=<folder of the images it names>")
     test_pairs = read_lfw_pairs(cfg.pairs, cfg.pairs_root) if cfg.get("pairs") else None
     settings = settings_from(cfg)
+    train_cfg = train_cfg.copy()
+    train_cfg.model = without_start_weights(train_cfg.model)      # the checkpoint replaces the start
     module, datamodule = build(train_cfg)
     checkpoint = resolve_checkpoint(run_dir, cfg.checkpoint)
     load_weights(module, checkpoint)

@@ -51,12 +51,20 @@ def checkpoint_state(checkpoint: Path) -> dict:
     return read_checkpoint(checkpoint)["state_dict"]
 
 
-def load_tower(model_cfg, checkpoint: Path) -> nn.Module:
-    """The tower described by ``model_cfg`` with the ``net.*`` weights of a SiameseModule checkpoint.
+def without_start_weights(model_cfg: DictConfig) -> DictConfig:
+    """``model_cfg`` with ``weights`` cleared, for a tower a checkpoint will fill: the checkpoint replaces
+    every tensor, so the weights the run started from (``model.weights``: a file that may have moved
+    since, or ``imagenet``, a download) are not read again."""
+    if "weights" not in model_cfg:
+        return model_cfg
+    cleared = model_cfg.copy()
+    cleared.weights = None
+    return cleared
 
-    The checkpoint replaces every tensor, so the weights the run started from (``model.weights``: a file
-    that may have moved since, or ``imagenet``, a download) are not read again."""
-    net = instantiate(model_cfg, **({"weights": None} if "weights" in model_cfg else {}))
+
+def load_tower(model_cfg, checkpoint: Path) -> nn.Module:
+    """The tower described by ``model_cfg`` with the ``net.*`` weights of a SiameseModule checkpoint."""
+    net = instantiate(without_start_weights(model_cfg))
     state = {k.removeprefix("net."): v for k, v in checkpoint_state(checkpoint).items() if k.startswith("net.")}
     try:
         net.load_state_dict(state)

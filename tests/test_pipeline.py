@@ -122,6 +122,19 @@ def test_evaluate_script_reproduces_the_training_report(dcontrastive_run):
     assert index_bytes(tmp_path) == before
 
 
+def test_a_run_started_from_a_file_since_gone_re_evaluates_and_loads(dcontrastive_run):
+    """model.weights names where training started; evaluate.py and load_tower take every tensor from the
+    run's checkpoint and do not read that file again."""
+    run_dir = dcontrastive_run
+    before = json.loads((run_dir / "report.json").read_text())
+    config = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    config.model.weights = str(run_dir / "moved-away.ckpt")
+    OmegaConf.save(config, run_dir / ".hydra" / "config.yaml")
+    after = evaluate(compose_config("evaluate", [f"run_dir={run_dir}"]))
+    assert after["verification"] == before["verification"] and after["retrieval"] == before["retrieval"]
+    assert load_tower(run_config(run_dir).model, run_dir / "checkpoints" / "best.ckpt").embedding_dim == 192
+
+
 def test_evaluate_script_on_an_lfw_pairs_file(dcontrastive_run, tmp_path, capsys):
 
     run_dir = dcontrastive_run
