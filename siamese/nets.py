@@ -139,7 +139,8 @@ class ConvTower(Tower):
         self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1))
         if weights is not None:
-            load_weights(self, weights, "model.channels, model.embedding_dim and model.pool_grid", "tower")
+            load_weights(self, weights, "data.source.channels, model.channels, model.embedding_dim and model.pool_grid",
+                         "tower")
 
     @property
     def num_stages(self) -> int:

@@ -163,8 +163,9 @@ def test_a_tower_starts_from_a_runs_checkpoint_or_a_state_dict(tmp_path):
     for name in ("run.ckpt", "tower.pt"):
         started = ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=2, weights=str(tmp_path / name)).eval()
         assert torch.equal(started.embed(x), source.embed(x))
-    with pytest.raises(ValueError, match=r"model\.weights=.*run\.ckpt does not fit model\.channels, "
-                                         r"model\.embedding_dim and model\.pool_grid: size mismatch for heads\.0"):
+    with pytest.raises(ValueError, match=r"model\.weights=.*run\.ckpt does not fit data\.source\.channels, "
+                                         r"model\.channels, model\.embedding_dim and model\.pool_grid: "
+                                         r"size mismatch for heads\.0"):
         ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=1, weights=str(tmp_path / "run.ckpt"))
     torch.save({k: v for k, v in source.state_dict().items() if not k.startswith("heads")}, tmp_path / "part.pt")
     with pytest.raises(ValueError, match=r"part\.pt: the file lacks 4 of the tower's tensors"):
