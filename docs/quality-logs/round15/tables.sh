@@ -75,3 +75,24 @@ print_paired_rows("comparison", [("glyph start − from scratch", tuned, scratch
                                  ("glyph start − the glyph tower as it is", tuned, start),
                                  ("from scratch − raw pixels", scratch, raw)])
 PY
+
+# the 2-fold runs' P x K confound: the default at 3 folds with P 5 (as at 2 folds) against P 6; and the peer at
+# its digits best at 5 folds (8 training classes) against the default and raw pixels
+python - "$HERE" "$R11" <<'PY'
+import sys
+from bench_quality import HIGHER_IS_BETTER, mean_std, print_paired_rows, read_log
+here, r11 = sys.argv[1:]
+old = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
+p6 = [r for r in read_log(f"{r11}/d012.jsonl") if r["variant"] == old]
+p5 = read_log(f"{here}/d_p5.jsonl")
+folds5 = read_log(f"{here}/d_folds5.jsonl")
+default5, raw5 = ([r for r in folds5 if r["variant"] == name] for name in ("ours (dcontrastive)", "raw pixels"))
+peer5 = read_log(f"{here}/d_folds5_peer.jsonl")
+print("## digits: means")
+print("| variant | runs | " + " | ".join(HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
+for name, runs in (("3 folds, P 5", p5), ("3 folds, P 6 (the default)", p6), ("5 folds, the peer", peer5),
+                   ("5 folds, the default", default5), ("5 folds, raw pixels", raw5)):
+    print(f"| {name} | {len(runs)} | " + " | ".join(f"{mean_std([r[k] for r in runs])[0]:.4f}" for k in HIGHER_IS_BETTER) + " |")
+print_paired_rows("comparison", [("3 folds: P 5 − P 6", p5, p6), ("5 folds: default − the peer", default5, peer5),
+                                 ("5 folds: the peer − raw pixels", peer5, raw5)])
+PY
