@@ -55,25 +55,29 @@ import json, sys
 from bench_quality import HIGHER_IS_BETTER, mean_std, print_paired_rows, read_log
 here, r11 = sys.argv[1:]
 print("## the glyph towers on their own held-out classes (the Greek letters), from each run's report.json")
-for seed in (0, 1, 2):
+for seed in range(6):
     report = json.load(open(f"{here}/glyph_tower_s{seed}.report.json"))
     print(f"seed {seed}: AUC {report['verification']['auc']:.4f}, MAP@R {report['retrieval']['map_at_r']:.4f}, "
           f"P@1 {report['retrieval']['p_at_1']:.4f}, 5-way one-shot {report['one_shot']['accuracy']:.4f}, "
           f"trained {report['training']['seconds']:.0f} s")
 old = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
+logged = lambda names, keep: [r for f in names for r in read_log(f"{r11}/{f}.jsonl") if r["variant"] == keep]
 rows = {"the glyph tower as it is": read_log(f"{here}/d_transfer0.jsonl"),
         "the glyph tower, then the default recipe": read_log(f"{here}/d_transfer.jsonl"),
-        "the default from scratch": [r for r in read_log(f"{r11}/d012.jsonl") if r["variant"] == old],
-        "raw pixels": [r for r in read_log(f"{r11}/d012_peer.jsonl") if r["variant"] == "raw pixels"]}
-print("## digits, seeds 0-2 x 3 folds: means, and run by run")
-print("| variant | runs | " + " | ".join(HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
-for name, runs in rows.items():
-    print(f"| {name} | {len(runs)} | " + " | ".join(f"{mean_std([r[k] for r in runs])[0]:.4f}" for k in HIGHER_IS_BETTER) + " |")
-start, tuned, scratch, raw = rows.values()
-print_paired_rows("comparison", [("glyph start − from scratch", tuned, scratch), ("glyph start − raw pixels", tuned, raw),
-                                 ("glyph tower as it is − raw pixels", start, raw),
-                                 ("glyph start − the glyph tower as it is", tuned, start),
-                                 ("from scratch − raw pixels", scratch, raw)])
+        "the default from scratch": logged(("d012", "d2"), old),
+        "raw pixels": logged(("d012_peer", "d_peer"), "raw pixels")}
+for seeds in ({0, 1, 2}, {3, 4, 5}, set(range(6))):
+    start, tuned, scratch, raw = ([r for r in runs if r["seed"] in seeds] for runs in rows.values())
+    print(f"## digits, seeds {','.join(map(str, sorted(seeds)))} x 3 folds: means, and run by run")
+    print("| variant | runs | " + " | ".join(HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
+    for name, runs in zip(rows, (start, tuned, scratch, raw)):
+        print(f"| {name} | {len(runs)} | "
+              + " | ".join(f"{mean_std([r[k] for r in runs])[0]:.4f}" for k in HIGHER_IS_BETTER) + " |")
+    print_paired_rows("comparison", [("glyph start − from scratch", tuned, scratch),
+                                     ("glyph start − raw pixels", tuned, raw),
+                                     ("glyph tower as it is − raw pixels", start, raw),
+                                     ("glyph start − the glyph tower as it is", tuned, start),
+                                     ("from scratch − raw pixels", scratch, raw)])
 PY
 
 # the 2-fold runs' P x K confound: the default at 3 folds with P 5 (as at 2 folds) against P 6; and the peer at
