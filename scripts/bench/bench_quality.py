@@ -196,6 +196,19 @@ def print_paired_rows(first: str, comparisons: list[tuple[str, list[dict], list[
             print(f"| {label} | {runs} | " + " | ".join(cells) + " |")
 
 
+def print_mean_rows(first: str, rows: list[tuple[str, list[dict]]], spread: bool = False) -> None:
+    """A markdown table of each ``(label, runs)``'s mean of every ``HIGHER_IS_BETTER`` figure (``spread``:
+    mean ± std): header ``| first | runs | auc … |`` (``first`` may hold several columns, ``"a | b"``,
+    and each label as many cells), then one row for each label that has runs."""
+    print(f"| {first} | runs | " + " | ".join(HIGHER_IS_BETTER) + " |")
+    print("|---" * (first.count("|") + 2 + len(HIGHER_IS_BETTER)) + "|")
+    for label, runs in rows:
+        if runs:
+            cells = [mean_std([r[key] for r in runs]) for key in HIGHER_IS_BETTER]
+            print(f"| {label} | {len(runs)} | " + " | ".join(
+                f"{mean:.4f} ± {std:.4f}" if spread else f"{mean:.4f}" for mean, std in cells) + " |")
+
+
 def paired_cells(rows: list[dict], reference: list[dict]) -> tuple[int, list[str]]:
     """``rows`` minus ``reference`` on the runs both have (same seed and fold): the number of those runs
     and a ``"+mean ± std"`` cell for each of ``HIGHER_IS_BETTER``, marked ▲ / ▼ beyond one std."""

@@ -6,7 +6,7 @@ source "$HERE/../report.sh"    # R11, BENCH, TMP, DEF, PEER_D, PEER_G, report()
 
 python - "$HERE" "$R11" <<'PY'
 import sys
-from bench_quality import HIGHER_IS_BETTER, mean_std, paired_cells, print_paired_rows
+from bench_quality import HIGHER_IS_BETTER, mean_std, paired_cells, print_mean_rows, print_paired_rows
 from bench_quality import read_log as rows
 here, r11 = sys.argv[1:]
 
@@ -39,11 +39,7 @@ for seeds in ({0, 1, 2}, {3, 4, 5}, {6, 7, 8}, {3, 4, 5, 6, 7, 8}, set(range(9))
     s16 = {name: pick(at16, name, seeds) for name in (ours16, "raw pixels", peer)}
     label = "seeds " + ",".join(map(str, sorted(seeds)))
     print(f"## digits at 32 px (data.source.image_size=32), {label}: each at 32 px, and paired run by run")
-    print("| variant at 32 px | runs | " + " | ".join(HIGHER_IS_BETTER) + " |\n|---|---|---|---|---|---|")
-    for name, runs in s32.items():
-        if runs:
-            print(f"| {name} | {len(runs)} | " + " | ".join(
-                "{:.4f} ± {:.4f}".format(*mean_std([r[k] for r in runs])) for k in HIGHER_IS_BETTER) + " |")
+    print_mean_rows("variant at 32 px", list(s32.items()), spread=True)
     print_paired_rows("comparison", [
         ("default at 32 − at 16 px", s32["ours (dcontrastive)"], s16[ours16]),
         ("the peer at 32 − at 16 px", s32[peer], s16[peer]),
