@@ -99,7 +99,7 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
                          f"needs ({net.num_stages} stages each halve the image); raise the image size or use "
                          "fewer model.channels")
     datamodule = make(cfg.data, **data_overrides)
-    module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.source.classes),
+    module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.training_classes),
                            loss_name=group_choice("loss"), collapse_threshold=cfg.get("collapse_threshold", 0.01),
                            **lr_mults)
     return module, datamodule

@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from siamese.checks import at_least
+from siamese.data.rotated_classes import RotatedClasses, rotation_angles
 from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
 
 
@@ -130,11 +131,21 @@ class PairBatchModule(pl.LightningDataModule):
         trainer = self.trainer
         return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
 
+    @property
+    def training_source(self):
+        """The source training pairs index: ``self.source``, or a widening of it (``RotatedClasses``)."""
+        return self.source
+
+    @property
+    def training_classes(self) -> list[str]:
+        """The class names training labels index (what a classification loss's weights cover)."""
+        return list(self.training_source.classes)
+
     def training_loader(self, pairs: np.ndarray, **dataset) -> DataLoader:
         """This rank's whole batches of the epoch's training ``pairs`` (``shard_batches``)."""
         rank, world = self.rank_and_world
         rows = shard_batches(len(pairs), self.batch_size, rank, world)
-        return self.loader(PairDataset(self.source, pairs, rows=rows, **dataset))
+        return self.loader(PairDataset(self.training_source, pairs, rows=rows, **dataset))
 
     def fixed_loader(self, name: str) -> DataLoader:
         """This rank's share of the fixed ``val`` / ``test`` pairs (``shard_items``; all of them on one process)."""
@@ -177,6 +188,10 @@ class PairDataModule(PairBatchModule):
             then ``P·K/2`` pairs and an epoch has ``train_pairs // (P·K/2)`` batches. The config value
             ``auto`` (what the loss needs) is resolved by ``siamese.pipeline.build``.
         seed: seeds the split and every pair draw.
+        rotated_classes: angles among 90, 180, 270: training also draws from every training class
+            rotated by each angle as a class of its own (``RotatedClasses``; ``K`` training classes
+            become ``(R+1)·K``), for data with few classes; val, test, enrolment and exports keep
+            the source's images. Same batches per epoch, so no more time per epoch.
         augment: a callable on one image ``(C, H, W)`` (e.g. a ``torchvision.transforms.v2.Compose``
             from config) applied to training pairs only; validation, test and exports never augment.
 
@@ -194,12 +209,12 @@ class PairDataModule(PairBatchModule):
                  train_pairs: int = 4000, val_pairs: int = 1000, test_pairs: int = 2000,
                  batch_size: int = 128, num_workers: int | str = 0, seed: int = 0,
                  sampler: str = "pairs", p: int = 16, k: int = 4, augment=None, class_fold: int = 0,
-                 class_folds: int | None = None, val_classes: float | None = None):
+                 class_folds: int | None = None, val_classes: float | None = None, rotated_classes=None):
         super().__init__()
         self.augment = augment
         self.check_settings(split, holdout, holdout_classes, positive_fraction, train_pairs, val_pairs,
                             test_pairs, batch_size, num_workers, seed, sampler, p, k, class_fold, class_folds,
-                            val_classes)
+                            val_classes, rotated_classes)
         if sampler == "auto":
             raise ValueError("data.sampler=auto is resolved from the loss by siamese.pipeline.build; "
                              "a PairDataModule built directly needs sampler='pairs' or 'pk'")
@@ -218,6 +233,8 @@ class PairDataModule(PairBatchModule):
                                      None if val_classes is None else float(val_classes))
         for name, idx in self.indices.items():
             check_pairable(name, source.labels[idx], source.classes)
+        angles = rotation_angles(rotated_classes)
+        self.rotated = RotatedClasses(source, angles) if angles else None
         self.fixed_pairs = {name: self.pairs(name, epoch=0) for name in ("val", "test")}
         if self.sampler == "pk":
             self.pairs("train", epoch=0)  # an impossible P×K layout fails now, not mid-training
@@ -227,8 +244,10 @@ class PairDataModule(PairBatchModule):
                        positive_fraction: float = 0.5, train_pairs: int = 4000, val_pairs: int = 1000,
                        test_pairs: int = 2000, batch_size: int = 128, num_workers: int | str = 0, seed: int = 0,
                        sampler: str = "pairs", p: int = 16, k: int = 4, class_fold: int = 0,
-                       class_folds: int | None = None, val_classes: float | None = None) -> None:
+                       class_folds: int | None = None, val_classes: float | None = None,
+                       rotated_classes=None) -> None:
         """Check the scalar settings (``data.*``) without reading any data; errors name key and value."""
+        rotation_angles(rotated_classes)
         if class_folds is not None:
             if split != "classes":
                 raise ValueError(f"data.class_folds={class_folds} deals classes into folds: it needs "
@@ -256,12 +275,19 @@ class PairDataModule(PairBatchModule):
         if sampler == "pk" and (int(k) < 2 or int(k) % 2 or int(p) < 2):
             raise ValueError(f"data.sampler=pk needs an even data.k >= 2 and data.p >= 2, got p={p}, k={k}")
 
+    @property
+    def training_source(self):
+        return self.source if self.rotated is None else self.rotated
+
     def pairs(self, name: str, epoch: int = 0) -> np.ndarray:
-        """Pairs ``(i, j, y)`` (source positions) of split ``name``; a pure function of seed, split, epoch."""
+        """Pairs ``(i, j, y)`` of split ``name``, a pure function of seed, split, epoch: positions in the
+        source, or for ``train`` in ``training_source`` (the same positions when no class is rotated)."""
         stream = {"train": 0, "val": 1, "test": 2}[name]
         rng = np.random.default_rng([self.seed, stream, epoch])
         idx = self.indices[name]
-        labels = self.source.labels[idx]
+        if name == "train" and self.rotated is not None:
+            idx = self.rotated.positions(idx)
+        labels = self.training_source.labels[idx]
         if name == "train" and self.sampler == "pk":
             n_batches = max(1, self.n_pairs["train"] // self.batch_size)
             local = sample_pk_pairs(labels, self.p, self.k, n_batches, rng)
