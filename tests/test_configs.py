@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -121,3 +122,14 @@ def test_channel_mismatch_is_a_config_error(tmp_path):
     cfg = compose_config("train", ["model.in_channels=3", f"run_dir={tmp_path}"])
     with pytest.raises(ValueError, match=r"model\.in_channels=3 but data\.source\.channels=1"):
         build(cfg)
+
+
+def test_a_classification_loss_covers_the_rotated_classes(tmp_path):
+    """softmax's class weights cover every training class and its rotations: a batch of rotated
+    classes trains (a class id past the source's classes would fail the cross-entropy)."""
+    cfg = compose_config("train", ["loss=softmax", "data.split=classes", "data.rotated_classes=[90,180]",
+                                   "data.p=4", "data.k=4", f"run_dir={tmp_path}"])
+    module, datamodule = build(cfg)
+    batch = next(iter(datamodule.train_dataloader()))
+    assert batch["c1"].max() >= 2 * len(datamodule.source.classes)         # a class rotated 180 degrees
+    assert torch.isfinite(module.training_step(batch, 0))

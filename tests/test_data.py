@@ -223,3 +223,32 @@ def test_class_folds_partition_the_classes_and_hold_each_out_once():
         PairDataModule.check_settings(split="samples", class_folds=3)
     with pytest.raises(ValueError, match=r"data\.class_fold must be in 0\.\.2, got 3"):
         PairDataModule.check_settings(split="classes", class_folds=3, class_fold=3)
+
+
+def test_rotated_classes_train_on_each_class_turned_as_a_new_class_and_change_nothing_else(digits):
+    folds = dict(split="classes", class_folds=3, class_fold=1, sampler="pk", p=4, k=4)
+    plain, rotated = make_module(digits, **folds), make_module(digits, **folds, rotated_classes=[90, 270])
+    n, n_classes, source = len(digits.labels), len(digits.classes), rotated.training_source
+    pairs = rotated.pairs("train", epoch=1)
+    assert len(pairs) == len(plain.pairs("train", epoch=1))                  # the same batches an epoch
+    train_images = set(plain.indices["train"].tolist())
+    for position in np.unique(pairs[:, :2])[::29]:
+        turn, i = divmod(int(position), n)
+        assert i in train_images and source.labels[position] == digits.labels[i] + turn * n_classes
+        assert torch.equal(source[position], torch.rot90(digits[i], k=(0, 1, 3)[turn], dims=(1, 2)))
+    train_classes = set(digits.labels[plain.indices["train"]].tolist())
+    assert set(source.labels[pairs[:, 0]].tolist()) == {c + turn * n_classes for c in train_classes for turn in range(3)}
+    assert rotated.training_classes[n_classes + 3] == "3 rotated 90" and len(rotated.training_classes) == 3 * n_classes
+    batch = next(iter(rotated.train_dataloader()))
+    assert torch.equal(batch["y"] == 1, batch["c1"] == batch["c2"])
+    for name in plain.indices:                                                 # val, test, enrol: the source's own
+        assert np.array_equal(rotated.indices[name], plain.indices[name])
+    for name in ("val", "test"):
+        assert np.array_equal(rotated.fixed_pairs[name], plain.fixed_pairs[name])
+    assert plain.training_classes == digits.classes
+
+
+@pytest.mark.parametrize("angles", [[45], [90, 90], [0], ["ninety"]])
+def test_rotated_classes_other_than_quarter_turns_are_refused(angles):
+    with pytest.raises(ValueError, match=r"data\.rotated_classes must list distinct angles among \[90, 180, 270\]"):
+        PairDataModule.check_settings(rotated_classes=angles)

@@ -30,7 +30,7 @@ class RotatedClasses:
     image ``i`` rotated by ``a_r`` (``a_0 = 0``: positions ``< N`` are the source's own images), of class
     ``r·K + c_i``: ``labels`` has length ``(R+1)·N`` and ``classes`` ``(R+1)·K`` names (``"3"``,
     ``"3 rotated 90"``, …). An image ``(C, S, S)`` is rotated with ``torch.rot90`` (exact, no
-    resampling); images must be square.
+    resampling; every source gives square ``image_size`` images).
     """
 
     def __init__(self, source, angles):
@@ -52,9 +52,4 @@ class RotatedClasses:
     def __getitem__(self, position: int) -> Tensor:
         r, i = divmod(int(position), self.n_images)
         image = self.source[i]
-        if self.angles[r] == 0:
-            return image
-        if image.shape[-1] != image.shape[-2]:
-            raise ValueError(f"data.rotated_classes rotates images by 90° steps: they must be square, image {i} is "
-                             f"{tuple(image.shape[-2:])} (set data.source.image_size)")
-        return torch.rot90(image, k=self.angles[r] // 90, dims=(-2, -1))
+        return torch.rot90(image, k=self.angles[r] // 90, dims=(-2, -1)) if r else image
