@@ -237,7 +237,8 @@ def test_rotated_classes_train_on_each_class_turned_as_a_new_class_and_change_no
         assert i in train_images and source.labels[position] == digits.labels[i] + turn * n_classes
         assert torch.equal(source[position], torch.rot90(digits[i], k=(0, 1, 3)[turn], dims=(1, 2)))
     train_classes = set(digits.labels[plain.indices["train"]].tolist())
-    assert set(source.labels[pairs[:, 0]].tolist()) == {c + turn * n_classes for c in train_classes for turn in range(3)}
+    drawn = set(source.labels[pairs[:, 0]].tolist())
+    assert drawn == {c + turn * n_classes for c in train_classes for turn in range(3)}
     assert rotated.training_classes[n_classes + 3] == "3 rotated 90" and len(rotated.training_classes) == 3 * n_classes
     batch = next(iter(rotated.train_dataloader()))
     assert torch.equal(batch["y"] == 1, batch["c1"] == batch["c2"])
