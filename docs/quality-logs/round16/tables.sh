@@ -47,3 +47,29 @@ print_paired_rows("folds", [(name, [r for r in rotated["[90,180,270]"] if split(
                              [base[r["seed"], r["fold"]] for r in rotated["[90,180,270]"] if split(r) == want])
                             for name, want in (("6 / 9 split", True), ("6 and 9 on one side", False))])
 PY
+
+# information only (the rules' addition): all three quarter turns on fresh digits seeds 3-8, run by run
+python - "$HERE" "$R11" <<'PY'
+import sys
+import numpy as np
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+from siamese.data.sampling import class_folds
+here, r11 = sys.argv[1:]
+old = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
+take = lambda path, keep: [r for r in read_log(path) if r["variant"] == keep]
+turns = read_log(f"{here}/d_rot_fresh_a.jsonl") + read_log(f"{here}/d_rot_fresh_b.jsonl")
+default = take(f"{r11}/d2.jsonl", old) + take(f"{here}/../round14/d16g.jsonl", "ours (dcontrastive)")
+raw = take(f"{r11}/d_peer.jsonl", "raw pixels") + take(f"{here}/../round14/d16g.jsonl", "raw pixels")
+print("## digits, fresh seeds 3-8 x 3 folds: means, and run by run")
+print_mean_rows("variant", [("rotated_classes=[90,180,270]", turns), ("the default", default), ("raw pixels", raw)])
+split = lambda r: (6 in held(r)) != (9 in held(r))
+held = lambda r: class_folds(np.arange(10), 3, r["seed"])[r["fold"]].tolist()
+base = {(r["seed"], r["fold"]): r for r in default}
+print_paired_rows("comparison", [("[90,180,270] − the default", turns, default),
+                                 ("[90,180,270] − raw pixels", turns, raw),
+                                 ("the default − raw pixels", default, raw),
+                                 ("[90,180,270] − the default, 6 / 9 split", [r for r in turns if split(r)],
+                                  [base[r["seed"], r["fold"]] for r in turns if split(r)]),
+                                 ("[90,180,270] − the default, 6 and 9 on one side", [r for r in turns if not split(r)],
+                                  [base[r["seed"], r["fold"]] for r in turns if not split(r)])])
+PY
