@@ -73,3 +73,20 @@ print_paired_rows("comparison", [("[90,180,270] − the default", turns, default
                                  ("[90,180,270] − the default, 6 and 9 on one side", [r for r in turns if not split(r)],
                                   [base[r["seed"], r["fold"]] for r in turns if not split(r)])])
 PY
+
+# the diagnostic on ten glyph characters (A-J), seeds 0-2: means, and run by run
+python - "$HERE" <<'PY'
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+logged = read_log(f"{here}/g10_a.jsonl") + read_log(f"{here}/g10_b.jsonl")
+rows = {name: [r for r in logged if r["variant"] == variant] for name, variant in (
+    ("the default", "ours (dcontrastive)"), ("rotated_classes=[90]", "ours (dcontrastive, data.rotated_classes=[90])"),
+    ("rotated_classes=[90,180,270]", "ours (dcontrastive, data.rotated_classes=[90,180,270])"),
+    ("raw pixels", "raw pixels"))}
+print("## glyphs A-J at 16 px, P 6 x K 16, seeds 0-2 x 3 folds: means, and run by run")
+print_mean_rows("variant", list(rows.items()))
+print_paired_rows("comparison", [(f"{name} − the default", rows[name], rows["the default"])
+                                 for name in ("rotated_classes=[90]", "rotated_classes=[90,180,270]")] +
+                  [("the default − raw pixels", rows["the default"], rows["raw pixels"])])
+PY
