@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from siamese.atomic import sha256_file
+from siamese.weights import tower_tensors
 
 
 def run_config(run_dir: Path) -> DictConfig:
@@ -65,9 +66,8 @@ def without_start_weights(model_cfg: DictConfig) -> DictConfig:
 def load_tower(model_cfg, checkpoint: Path) -> nn.Module:
     """The tower described by ``model_cfg`` with the ``net.*`` weights of a SiameseModule checkpoint."""
     net = instantiate(without_start_weights(model_cfg))
-    state = {k.removeprefix("net."): v for k, v in checkpoint_state(checkpoint).items() if k.startswith("net.")}
     try:
-        net.load_state_dict(state)
+        net.load_state_dict(tower_tensors(checkpoint_state(checkpoint)))
     except RuntimeError as err:
         first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
         raise ValueError(f"checkpoint {str(checkpoint)!r} does not fit the model config "

@@ -8,6 +8,11 @@ import torch
 from torch import Tensor, nn
 
 
+def tower_tensors(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The tower's tensors of a siamese module's state dict: its ``net.*`` keys, without the prefix."""
+    return {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+
+
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """The tensors of ``path``: a bare state dict, the one under ``state_dict`` / ``model``, and of a
     siamese checkpoint (keys ``net.…``) the tower's, without the prefix."""
@@ -20,7 +25,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if any(k.startswith("net.") for k in state):
-        state = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+        state = tower_tensors(state)
     return state
 
 
