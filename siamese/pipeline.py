@@ -34,6 +34,7 @@ from siamese.evaluation import Evaluation, EvaluationSettings
 from siamese.evaluation import evaluate as evaluate_model
 from siamese.index import IndexSpec, index_description
 from siamese.index_store import gallery_labels, load_index, save_index
+from siamese.losses import JointLoss
 from siamese.lightning import AtomicCheckpointIO, RunDirectoryLock, log_report_images
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
@@ -74,6 +75,11 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
                if getattr(loss, "pairs", None) == "batch_all" else "use a pair loss (contrastive, dcontrastive, hinge)")
         raise ValueError(f"loss {type(loss).__name__} with these settings needs class ids, but "
                          f"{data_class.__name__} gives pairs without them: {fix}")
+    if cfg.get("identification"):
+        if not data_class.has_class_ids:
+            raise ValueError(f"identification={group_choice('identification') or 'on'} trains a classifier on class "
+                             f"ids, but {data_class.__name__} gives pairs without them: use identification=none")
+        loss = JointLoss(loss, make(cfg.identification.loss), cfg.identification.weight)
     net = make(cfg.model)
     loss.check(net)
     if index_spec is not None:

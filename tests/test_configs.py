@@ -17,7 +17,7 @@ from helpers import (
     make_omniglot_tree,
 )
 from siamese.data import PairDataModule
-from siamese.losses import SiameseLoss
+from siamese.losses import JointLoss, SiameseLoss
 from siamese.losses.miners import HardPairMiner
 from siamese.losses.reducers import Reducer
 from siamese.module import SiameseModule
@@ -96,6 +96,9 @@ def test_group_option_composes_and_instantiates(path: Path, image_tree, tmp_path
     if group.startswith("loss/"):
         built, _ = build(cfg)
         assert getattr(built.loss, group.split("/")[1]) is not None
+    if group == "identification":           # a classifier beside the loss, or the loss alone
+        built, _ = build(cfg)
+        assert isinstance(built.loss, JointLoss) == (option != "none")
 
 
 @pytest.mark.parametrize("path", PRIMARY_FILES, ids=lambda p: p.stem)
