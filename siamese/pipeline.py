@@ -116,7 +116,7 @@ def settings_from(cfg: DictConfig) -> EvaluationSettings:
     return EvaluationSettings(**OmegaConf.to_container(cfg.evaluation, resolve=True))
 
 
-def load_weights(module: SiameseModule, checkpoint: Path) -> int:
+def restore_checkpoint(module: SiameseModule, checkpoint: Path) -> int:
     """Load a checkpoint's weights into ``module``; return the (0-based) epoch it was saved in."""
     saved = read_checkpoint(checkpoint)
     module.load_state_dict(saved["state_dict"])
@@ -188,7 +188,7 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback]) -> dict:
 
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     last = training["epochs"] - 1 if training["epochs"] else None        # no checkpoint: the final weights
-    training["evaluated_epoch"] = load_weights(module, best) if best else last
+    training["evaluated_epoch"] = restore_checkpoint(module, best) if best else last
     digest = sha256_file(best) if best else None
     result = evaluate_model(module.net, datamodule, settings, index_spec=index_spec)
     gallery_split, _ = datamodule.retrieval_splits
@@ -222,7 +222,7 @@ def _evaluate(cfg: DictConfig, run_dir: Path, train_cfg: DictConfig) -> dict:
     train_cfg.model = without_start_weights(train_cfg.model)      # the checkpoint replaces the start
     module, datamodule = build(train_cfg)
     checkpoint = resolve_checkpoint(run_dir, cfg.checkpoint)
-    load_weights(module, checkpoint)
+    restore_checkpoint(module, checkpoint)
     index, meta = load_index(run_dir, verify=True)
     digest = sha256_file(checkpoint)
     labels = np.asarray(gallery_labels(run_dir, meta))

@@ -20,7 +20,7 @@ from siamese.data.datamodule import shard_batches, shard_items
 from siamese.losses import DoubleMarginContrastiveLoss, TriHardLoss
 from siamese.module import gather_batch
 from siamese.nets import TowerShape
-from siamese.pipeline import build, check_shared_run_dir, load_weights
+from siamese.pipeline import build, check_shared_run_dir, restore_checkpoint
 from siamese.runs import run_config
 
 # scheduler=none: a cosine schedule follows trainer.max_epochs, which the resumed run's first part changes
@@ -115,7 +115,7 @@ def test_a_two_process_run_equals_one_process_and_resumes_across_two_torchrun_ma
     cfg = run_config(straight)
     cfg.trainer.limit_val_batches = 4                          # 2 batches × 2 ranks
     module, datamodule = build(cfg)
-    load_weights(module, straight / "checkpoints" / "last.ckpt")
+    restore_checkpoint(module, straight / "checkpoints" / "last.ckpt")
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                          limit_val_batches=4, enable_model_summary=False)
     single = {k: float(v) for k, v in trainer.validate(module, datamodule=datamodule, verbose=False)[0].items()}
