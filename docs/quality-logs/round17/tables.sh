@@ -23,3 +23,11 @@ report "screen: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_id.js
 report "screen: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_id.jsonl" \
   --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${ID[@]}" \
   --against "m1=0.2 optimizer"
+
+# the evaluated weights: the last epoch's, or the best val MAP@R among the training classes' images
+CK=("dcontrastive callbacks.checkpoint.monitor=null" "dcontrastive callbacks.checkpoint.monitor=val/map_at_r")
+report "evaluated weights: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_ckpt.jsonl" \
+  --seeds 0 1 2 --variants "ours (" --losses "$DEF" "${CK[@]}" --against "m1=0.2 optimizer"
+report "evaluated weights: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_ckpt.jsonl" \
+  --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${CK[@]}" \
+  --against "m1=0.2 optimizer"
