@@ -101,8 +101,6 @@ class ConvTower(Tower):
         weights: ``None`` (random) or a path: a state dict of a tower of this shape, or a siamese run's
             checkpoint (its ``net.*`` tensors), loaded whole — stages, heads and the input normalisation
             it was trained with — e.g. a tower trained on many classes to start one on few.
-        dropout: ``p``, in training only each pooled value before a head is zeroed with probability
-            ``p`` and the rest scaled by ``1/(1−p)`` (``F.dropout``); 0 (the default) leaves the heads' input as it is.
 
     ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
     ``e_l = normalize(W_l · flatten(avgpool_g(stage_l(…stage_1(x)))))``, ``avgpool_g (B, C_l, H_l, W_l)
@@ -113,12 +111,9 @@ class ConvTower(Tower):
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
                  embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
                  input_std: Sequence[float] | None = None, embedding: str = "last", pool_grid: int = 1,
-                 weights: str | None = None, dropout: float = 0.0):
+                 weights: str | None = None):
         super().__init__()
         self.embedding = check_embedding(embedding)
-        self.dropout = float(dropout)
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"model.dropout must be in [0, 1), got {dropout}")
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1:
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {channels}")
@@ -174,8 +169,6 @@ class ConvTower(Tower):
         for stage, head in zip(self.stages, self.heads):
             x = stage(x)
             pooled = F.adaptive_avg_pool2d(x, self.pool_grid).flatten(1)      # (B, C_l · g²)
-            if self.dropout:
-                pooled = F.dropout(pooled, self.dropout, self.training)
             out.append(F.normalize(head(pooled), dim=1))                      # (B, D_l)
         return out
 

@@ -126,29 +126,6 @@ def test_pool_grid_feeds_each_head_the_means_of_a_g_by_g_grid():
         ConvTower(pool_grid=2.0)
 
 
-def test_dropout_drops_pooled_values_in_training_only():
-    """model.dropout=p: the heads see F.dropout(pooled, p) while training; in eval the tower is the one
-    without dropout (the same weights give the same embeddings), and p=0 changes nothing at all."""
-    torch.manual_seed(0)
-    x = torch.randn(4, 1, 16, 16)
-    plain = ConvTower(channels=(4, 8), embedding_dim=5)
-    dropped = ConvTower(channels=(4, 8), embedding_dim=5, dropout=0.5)
-    dropped.load_state_dict(plain.state_dict())
-    plain.eval(), dropped.eval()
-    assert all(torch.equal(a, b) for a, b in zip(plain(x), dropped(x)))
-    dropped.train()
-    torch.manual_seed(1)
-    first = dropped(x)
-    torch.manual_seed(1)
-    stage_1 = dropped.stages[0]((x - dropped.input_mean) / dropped.input_std)
-    pooled = torch.nn.functional.adaptive_avg_pool2d(stage_1, 1).flatten(1)
-    expected = torch.nn.functional.normalize(dropped.heads[0](torch.nn.functional.dropout(pooled, 0.5)), dim=1)
-    assert torch.allclose(first[0], expected, atol=1e-6)
-    assert not torch.allclose(first[0], plain.train()(x)[0], atol=1e-3)
-    with pytest.raises(ValueError, match=r"model\.dropout must be in \[0, 1\), got 1"):
-        ConvTower(dropout=1)
-
-
 def test_single_embedding_losses_train_the_concat_embedding():
     """With model.embedding=concat, contrastive reaches every head: it trains what the index will hold."""
     net = ConvTower(in_channels=1, channels=(8, 16), embedding_dim=[6, 8], embedding="concat")

@@ -31,3 +31,11 @@ report "evaluated weights: digits, seeds 0-2, against the default" "$R11/d012.js
 report "evaluated weights: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_ckpt.jsonl" \
   --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${CK[@]}" \
   --against "m1=0.2 optimizer"
+
+# dropout on the pooled features before each head (the knob model.dropout of commit daf460d, removed after this screen)
+DR=("dcontrastive model.dropout=0.1" "dcontrastive model.dropout=0.3")
+report "dropout: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_drop.jsonl" \
+  --seeds 0 1 2 --variants "ours (" --losses "$DEF" "${DR[@]}" --against "m1=0.2 optimizer"
+report "dropout: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_drop.jsonl" \
+  --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${DR[@]}" \
+  --against "m1=0.2 optimizer"
