@@ -34,8 +34,8 @@ from siamese.evaluation import Evaluation, EvaluationSettings
 from siamese.evaluation import evaluate as evaluate_model
 from siamese.index import IndexSpec, index_description
 from siamese.index_store import gallery_labels, load_index, save_index
-from siamese.losses import JointLoss
 from siamese.lightning import AtomicCheckpointIO, RunDirectoryLock, log_report_images
+from siamese.losses import JointLoss
 from siamese.module import SiameseModule
 from siamese.report import print_summary, write_report
 from siamese.runs import (

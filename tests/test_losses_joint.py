@@ -4,13 +4,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from test_losses import naive_dcontrastive
 
 from helpers import compose_config, make_csv_pairs
 from siamese.losses import ContrastiveLoss, CosFaceLoss, DoubleMarginContrastiveLoss, JointLoss, SoftmaxLoss
 from siamese.losses.reducers import SumOver2N
 from siamese.nets import TowerShape
 from siamese.pipeline import build
-from test_losses import naive_dcontrastive
 
 
 def stage_batch(classes=4, per_class=4, dims=(6, 5), seed=0):

@@ -20,6 +20,6 @@ from siamese.losses.tuplet import MSMLLoss, QuadrupletLoss, TriHardLoss, Triplet
 
 __all__ = [
     "ArcFaceLoss", "ASoftmaxLoss", "ClassIdLoss", "ContrastiveLoss", "CosFaceLoss", "DoubleMarginContrastiveLoss",
-    "HingeLoss", "JointLoss", "LSoftmaxLoss", "MSMLLoss", "MultiClassHingeLoss", "PairLoss", "QuadrupletLoss", "SiameseLoss",
-    "SoftmaxLoss", "TriHardLoss", "TripletLoss", "sqdist",
+    "HingeLoss", "JointLoss", "LSoftmaxLoss", "MSMLLoss", "MultiClassHingeLoss", "PairLoss", "QuadrupletLoss",
+    "SiameseLoss", "SoftmaxLoss", "TriHardLoss", "TripletLoss", "sqdist",
 ]
