@@ -26,15 +26,35 @@ def check_embedding(how: str) -> str:
     return one_of("model.embedding", how, EMBEDDINGS)
 
 
-def combine_stages(stages: Sequence[Tensor], how: str = "last") -> Tensor:
+def check_stage_weights(weights: Sequence[float] | None, num_stages: int, embedding: str) -> tuple[float, ...] | None:
+    """``model.stage_weights`` as a tuple (``None`` stays ``None``): one value >= 0 per stage, not all 0,
+    and only with ``model.embedding=concat`` (``last`` uses one stage)."""
+    if weights is None:
+        return None
+    values = tuple(float(w) for w in weights)
+    if len(values) != num_stages or min(values) < 0 or sum(values) <= 0:
+        raise ValueError(f"model.stage_weights must give {num_stages} values >= 0 (one per stage, not all 0), "
+                         f"got {list(weights)}")
+    if embedding != "concat":
+        raise ValueError(f"model.stage_weights={list(values)} weighs the stages of model.embedding=concat, "
+                         f"but model.embedding={embedding}")
+    return values
+
+
+def combine_stages(stages: Sequence[Tensor], how: str = "last", weights: Sequence[float] | None = None) -> Tensor:
     """The model embedding from per-stage unit embeddings ``[e_l (B, D_l)]``.
 
     ``last``: ``e_L (B, D_L)``. ``concat``: ``cat(e_1, …, e_L) / √L (B, Σ D_l)``, still of unit
     norm, and its squared distance is the mean of the stages' squared distances,
     ``‖a − b‖² = (1/L) Σ_l ‖a_l − b_l‖²`` — the quantity the per-layer loss trains at every stage.
+    With stage ``weights`` w_l: ``cat(√(w_1/W) e_1, …, √(w_L/W) e_L)``, ``W = Σ w_l``, of unit norm,
+    whose squared distance is the weighted mean ``(1/W) Σ_l w_l ‖a_l − b_l‖²``.
     """
     if check_embedding(how) == "concat":
-        return torch.cat(list(stages), dim=1) / math.sqrt(len(stages))
+        if weights is None:
+            return torch.cat(list(stages), dim=1) / math.sqrt(len(stages))
+        total = sum(weights)
+        return torch.cat([e * math.sqrt(w / total) for e, w in zip(stages, weights)], dim=1)
     return stages[-1]
 
 
@@ -45,12 +65,14 @@ class TowerShape:
     num_stages: int
     embedding_dim: int
     embedding: str = "last"
+    stage_weights: tuple[float, ...] | None = None
 
 
 class Tower(nn.Module):
     """Base of the towers: ``forward(x)`` gives per-stage embeddings, ``embed(x)`` the model embedding."""
 
     embedding = "last"
+    stage_weights: tuple[float, ...] | None = None    # concat's w_l (``combine_stages``); None = equal
     min_image_size = 1     # the smallest image side the tower accepts
 
     def backbone_parameters(self) -> list[nn.Parameter]:
@@ -63,8 +85,8 @@ class Tower(nn.Module):
             param.requires_grad_(trainable)
 
     def final(self, stages: Sequence[Tensor]) -> Tensor:
-        """The model embedding of this tower's per-stage output: ``combine_stages(stages, self.embedding)``."""
-        return combine_stages(stages, self.embedding)
+        """The model embedding of this tower's per-stage output (``combine_stages``)."""
+        return combine_stages(stages, self.embedding, self.stage_weights)
 
     def embed(self, x: Tensor) -> Tensor:
         """``x (B, C, H, W) -> (B, embedding_dim)``: ``self.final(self(x))``."""
@@ -101,6 +123,9 @@ class ConvTower(Tower):
         weights: ``None`` (random) or a path: a state dict of a tower of this shape, or a siamese run's
             checkpoint (its ``net.*`` tensors), loaded whole — stages, heads and the input normalisation
             it was trained with — e.g. a tower trained on many classes to start one on few.
+        stage_weights: with ``embedding=concat``, the weight ``w_l`` of each stage in the model
+            embedding (``combine_stages``); ``None``: equal. The per-stage embeddings, and so the
+            per-layer loss, do not change; verification, retrieval and the index see the weighted distance.
 
     ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
     ``e_l = normalize(W_l · flatten(avgpool_g(stage_l(…stage_1(x)))))``, ``avgpool_g (B, C_l, H_l, W_l)
@@ -111,9 +136,10 @@ class ConvTower(Tower):
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
                  embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
                  input_std: Sequence[float] | None = None, embedding: str = "last", pool_grid: int = 1,
-                 weights: str | None = None):
+                 weights: str | None = None, stage_weights: Sequence[float] | None = None):
         super().__init__()
         self.embedding = check_embedding(embedding)
+        self.stage_weights = check_stage_weights(stage_weights, len(channels), self.embedding)
         channels = [int(c) for c in channels]
         if not channels or min(channels) < 1:
             raise ValueError(f"model.channels must be a non-empty list of positive ints, got {channels}")

@@ -126,6 +126,31 @@ def test_pool_grid_feeds_each_head_the_means_of_a_g_by_g_grid():
         ConvTower(pool_grid=2.0)
 
 
+def test_stage_weights_make_the_concat_distance_a_weighted_mean_of_the_stage_distances():
+    """model.stage_weights=w: ‖a − b‖² = Σ_l w_l ‖a_l − b_l‖² / Σ_l w_l, the embedding of unit norm;
+    equal weights are the plain concat; a single-embedding loss sees the same model embedding."""
+    torch.manual_seed(0)
+    net = ConvTower(channels=(4, 8, 16), embedding_dim=[3, 5, 7], embedding="concat", stage_weights=[2, 1, 0])
+    x1, x2 = torch.randn(6, 1, 16, 16), torch.randn(6, 1, 16, 16)
+    a, b = net.embed(x1), net.embed(x2)
+    assert torch.allclose(a.norm(dim=1), torch.ones(6), atol=1e-5)
+    per_stage = [(u - v).pow(2).sum(dim=1) for u, v in zip(net(x1), net(x2))]
+    assert torch.allclose((a - b).pow(2).sum(dim=1), (2 * per_stage[0] + per_stage[1]) / 3, atol=1e-5)
+    equal = ConvTower(channels=(4, 8, 16), embedding_dim=[3, 5, 7], embedding="concat", stage_weights=[3, 3, 3])
+    plain = ConvTower(channels=(4, 8, 16), embedding_dim=[3, 5, 7], embedding="concat")
+    plain.load_state_dict(equal.state_dict())
+    assert torch.allclose(equal.embed(x1), plain.embed(x1), atol=1e-6)
+    loss = ContrastiveLoss()
+    loss.bind(net)
+    assert torch.equal(loss.final(net(x1)), net.embed(x1))
+    for weights, match in (([1, 1], r"3 values >= 0 .*got \[1, 1\]"), ([1, -1, 1], r"got \[1, -1, 1\]"),
+                           ([0, 0, 0], r"not all 0\), got \[0, 0, 0\]")):
+        with pytest.raises(ValueError, match=r"model\.stage_weights must give .*" + match):
+            ConvTower(channels=(4, 8, 16), embedding="concat", stage_weights=weights)
+    with pytest.raises(ValueError, match=r"model\.stage_weights=\[1\.0, 2\.0\] .* but model\.embedding=last"):
+        ConvTower(channels=(4, 8), stage_weights=[1, 2])
+
+
 def test_single_embedding_losses_train_the_concat_embedding():
     """With model.embedding=concat, contrastive reaches every head: it trains what the index will hold."""
     net = ConvTower(in_channels=1, channels=(8, 16), embedding_dim=[6, 8], embedding="concat")

@@ -72,10 +72,16 @@ class SiameseLoss(nn.Module):
     batch_kind = "pairs"   # what data.sampler=auto serves: "pairs" (random pairs) or "pk" (P×K batches)
     gather = False         # under DDP: the module hands the loss every rank's batch (loss.gather=true)
     embedding = "last"     # the tower's model.embedding, set by bind: what ``final`` returns
+    stage_weights = None   # the tower's model.stage_weights (concat), set by bind
 
     def final(self, stages: list[Tensor]) -> Tensor:
         """The model embedding of one side's per-stage list (``siamese.nets.combine_stages``)."""
-        return combine_stages(stages, self.embedding)
+        return combine_stages(stages, self.embedding, self.stage_weights)
+
+    def follow(self, tower) -> None:
+        """Make ``final`` the tower's model embedding (its ``embedding`` rule and ``stage_weights``)."""
+        self.embedding = tower.embedding
+        self.stage_weights = getattr(tower, "stage_weights", None)
 
     def check(self, tower) -> None:
         """Raise a ``ValueError`` naming the key when the loss's settings do not fit ``tower``."""
@@ -83,7 +89,7 @@ class SiameseLoss(nn.Module):
     def bind(self, tower, num_classes: int | None = None) -> None:
         """Check against ``tower``, train its model embedding, and make any parameters sized by it."""
         self.check(tower)
-        self.embedding = tower.embedding
+        self.follow(tower)
         self.make_parameters(tower.embedding_dim, num_classes)
 
     def make_parameters(self, embedding_dim: int, num_classes: int | None) -> None:

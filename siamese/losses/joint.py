@@ -40,7 +40,7 @@ class JointLoss(SiameseLoss):
     def bind(self, tower, num_classes: int | None = None) -> None:
         self.verification.bind(tower, num_classes)
         self.identification.bind(tower, num_classes)
-        self.embedding = tower.embedding
+        self.follow(tower)
 
     def compute(self, e1, e2, batch):
         verification = self.verification.compute(e1, e2, batch)
