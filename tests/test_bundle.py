@@ -6,15 +6,17 @@ import subprocess
 import sys
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 from omegaconf import OmegaConf
 
 from helpers import ROOT, SMALL, compose_config, make_image_tree
-from siamese.bundle import write_bundle
+from siamese.bundle import export_onnx, write_bundle
 from siamese.matcher_onnx import BundleMatcher
 from siamese.matcher_torch import TowerMatcher
 from siamese.matching import match
+from siamese.nets import ConvTower
 from siamese.pipeline import train
 
 
@@ -81,3 +83,15 @@ def test_a_bundle_matches_where_torch_cannot_be_imported(bundled, tmp_path):
     assert len(row["neighbours"]) == 2
     check = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True)
     assert check.returncode != 0                          # the blocker really blocks torch
+
+
+def test_stage_weights_are_in_the_exported_model_embedding(tmp_path):
+    """model.stage_weights changes the model embedding: the ONNX graph computes the weighted one."""
+    torch.manual_seed(0)
+    tower = ConvTower(channels=(4, 8, 16), embedding_dim=5, embedding="concat", pool_grid=2, stage_weights=[2, 1, 0.5])
+    export_onnx(tower, {"channels": 1, "size": 16}, tmp_path / "model.onnx")
+    images = np.random.default_rng(0).random((3, 1, 16, 16), dtype=np.float32)
+    (onnx,) = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"image": images})
+    with torch.no_grad():
+        reference = tower.eval().embed(torch.from_numpy(images)).numpy()
+    assert np.abs(onnx - reference).max() <= 1e-5

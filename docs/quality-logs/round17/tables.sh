@@ -39,3 +39,11 @@ report "dropout: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_drop
 report "dropout: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_drop.jsonl" \
   --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${DR[@]}" \
   --against "m1=0.2 optimizer"
+
+# the stages' weights in the concat model embedding
+SW=("dcontrastive model.stage_weights=[2,1,1]" "dcontrastive model.stage_weights=[1,1,2]")
+report "stage weights: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_sw.jsonl" \
+  --seeds 0 1 2 --variants "ours (" --losses "$DEF" "${SW[@]}" --against "m1=0.2 optimizer"
+report "stage weights: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_sw.jsonl" \
+  --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${SW[@]}" \
+  --against "m1=0.2 optimizer"
