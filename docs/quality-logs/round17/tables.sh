@@ -15,35 +15,23 @@ print_paired_rows("data", [("digits", read_log(f"{here}/d_check.jsonl"),
                             [r for r in read_log(f"{r11}/d012.jsonl") if r["variant"] == old])])
 PY
 
-# the screen: the default plus an identification term, against the eleventh round's default runs (seeds 0-2)
-ID=("dcontrastive identification=softmax" "dcontrastive identification=cosface"
-    "dcontrastive identification=softmax identification.weight=1")
-report "screen: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_id.jsonl" \
-  --seeds 0 1 2 --variants "ours (" --losses "$DEF" "${ID[@]}" --against "m1=0.2 optimizer"
-report "screen: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_id.jsonl" \
-  --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${ID[@]}" \
-  --against "m1=0.2 optimizer"
+screen() {  # screen TITLE NAME VARIANT...: digits (d_NAME.jsonl) and glyphs 16 px (g_NAME.jsonl), seeds 0-2,
+            # each variant against the eleventh round's runs of the default
+  local title=$1 name=$2; shift 2
+  report "$title: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_$name.jsonl" \
+    --seeds 0 1 2 --variants "ours (" --losses "$DEF" "$@" --against "m1=0.2 optimizer"
+  report "$title: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_$name.jsonl" \
+    --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "$@" \
+    --against "m1=0.2 optimizer"
+}
 
+# the default plus an identification term
+screen "screen" id "dcontrastive identification=softmax" "dcontrastive identification=cosface" \
+  "dcontrastive identification=softmax identification.weight=1"
 # the evaluated weights: the last epoch's, or the best val MAP@R among the training classes' images
-CK=("dcontrastive callbacks.checkpoint.monitor=null" "dcontrastive callbacks.checkpoint.monitor=val/map_at_r")
-report "evaluated weights: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_ckpt.jsonl" \
-  --seeds 0 1 2 --variants "ours (" --losses "$DEF" "${CK[@]}" --against "m1=0.2 optimizer"
-report "evaluated weights: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_ckpt.jsonl" \
-  --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${CK[@]}" \
-  --against "m1=0.2 optimizer"
-
+screen "evaluated weights" ckpt "dcontrastive callbacks.checkpoint.monitor=null" \
+  "dcontrastive callbacks.checkpoint.monitor=val/map_at_r"
 # dropout on the pooled features before each head (the knob model.dropout of commit daf460d, removed after this screen)
-DR=("dcontrastive model.dropout=0.1" "dcontrastive model.dropout=0.3")
-report "dropout: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_drop.jsonl" \
-  --seeds 0 1 2 --variants "ours (" --losses "$DEF" "${DR[@]}" --against "m1=0.2 optimizer"
-report "dropout: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_drop.jsonl" \
-  --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${DR[@]}" \
-  --against "m1=0.2 optimizer"
-
+screen "dropout" drop "dcontrastive model.dropout=0.1" "dcontrastive model.dropout=0.3"
 # the stages' weights in the concat model embedding
-SW=("dcontrastive model.stage_weights=[2,1,1]" "dcontrastive model.stage_weights=[1,1,2]")
-report "stage weights: digits, seeds 0-2, against the default" "$R11/d012.jsonl d_sw.jsonl" \
-  --seeds 0 1 2 --variants "ours (" --losses "$DEF" "${SW[@]}" --against "m1=0.2 optimizer"
-report "stage weights: glyphs 16 px, seeds 0-2, against the default" "$R11/g012.jsonl g_sw.jsonl" \
-  --seeds 0 1 2 --glyphs --data-set data.source.image_size=16 --variants "ours (" --losses "$DEF" "${SW[@]}" \
-  --against "m1=0.2 optimizer"
+screen "stage weights" sw "dcontrastive model.stage_weights=[2,1,1]" "dcontrastive model.stage_weights=[1,1,2]"
