@@ -35,3 +35,16 @@ screen "evaluated weights" ckpt "dcontrastive callbacks.checkpoint.monitor=null"
 screen "dropout" drop "dcontrastive model.dropout=0.1" "dcontrastive model.dropout=0.3"
 # the stages' weights in the concat model embedding
 screen "stage weights" sw "dcontrastive model.stage_weights=[2,1,1]" "dcontrastive model.stage_weights=[1,1,2]"
+
+# the diagnostic: the stage weights on ten glyph characters (A-J, P 6 x K 16), seeds 0-2, against the
+# sixteenth round's runs of the default there
+python - "$HERE" <<'PY'
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+default = [r for r in read_log(f"{here}/../round16/g10_a.jsonl") if r["variant"] == "ours (dcontrastive)"]
+rows = {w: read_log(f"{here}/g10_sw_{n}.jsonl") for n, w in ((1, "[2,1,1]"), (2, "[1,1,2]"))}
+print("## glyphs A-J at 16 px, P 6 x K 16, seeds 0-2 x 3 folds: means, and run by run")
+print_mean_rows("variant", [("the default", default)] + [(f"stage_weights={w}", runs) for w, runs in rows.items()])
+print_paired_rows("comparison", [(f"stage_weights={w} − the default", runs, default) for w, runs in rows.items()])
+PY
