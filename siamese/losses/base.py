@@ -81,7 +81,7 @@ class SiameseLoss(nn.Module):
     def follow(self, tower) -> None:
         """Make ``final`` the tower's model embedding (its ``embedding`` rule and ``stage_weights``)."""
         self.embedding = tower.embedding
-        self.stage_weights = getattr(tower, "stage_weights", None)
+        self.stage_weights = tower.stage_weights
 
     def check(self, tower) -> None:
         """Raise a ``ValueError`` naming the key when the loss's settings do not fit ``tower``."""

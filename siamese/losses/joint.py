@@ -31,7 +31,14 @@ class JointLoss(SiameseLoss):
                              f"got {type(identification).__name__}")
         self.verification, self.identification = verification, identification
         self.identification_weight = positive("identification.weight", weight)
-        self.batch_kind, self.gather = verification.batch_kind, verification.gather
+
+    @property
+    def batch_kind(self) -> str:
+        return self.verification.batch_kind
+
+    @property
+    def gather(self) -> bool:
+        return self.verification.gather
 
     def check(self, tower) -> None:
         self.verification.check(tower)
