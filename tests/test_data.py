@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 
 from siamese.data import DigitsImages, FolderImages, PairDataModule, sample_pairs, split_indices
+from siamese.data.rotated_classes import resolved_rotations
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +250,31 @@ def test_rotated_classes_train_on_each_class_turned_as_a_new_class_and_change_no
     assert plain.training_classes == digits.classes
 
 
-@pytest.mark.parametrize("angles", [[45], [90, 90], [0], ["ninety"]])
+@pytest.mark.parametrize("angles", [[45], [90, 90], [0], ["ninety"], "automatic"])
 def test_rotated_classes_other_than_quarter_turns_are_refused(angles):
-    with pytest.raises(ValueError, match=r"data\.rotated_classes must list distinct angles among \[90, 180, 270\]"):
+    with pytest.raises(ValueError, match=r"data\.rotated_classes must be 'auto' or list distinct angles among "
+                                         r"\[90, 180, 270\]"):
         PairDataModule.check_settings(rotated_classes=angles)
+
+
+@pytest.mark.parametrize("p, split, expected", [(4, "classes", (90, 180, 270)),     # 6 training digits < 2 x 4
+                                                (3, "classes", ()),                 # 6 training digits, not < 2 x 3
+                                                (6, "samples", ())])                # no class held out
+def test_auto_rotates_only_where_classes_are_held_out_and_fewer_than_two_batches_of_classes(digits, p, split,
+                                                                                           expected, caplog):
+    settings = dict(split=split, sampler="pk", p=p, k=4, **(dict(class_folds=3, class_fold=0) if split == "classes"
+                                                              else {}))
+    auto = make_module(digits, **settings, rotated_classes="auto")
+    explicit = make_module(digits, **settings, rotated_classes=list(expected))
+    assert auto.rotation_angles == expected
+    assert auto.training_classes == explicit.training_classes
+    assert np.array_equal(auto.pairs("train", epoch=2), explicit.pairs("train", epoch=2))
+    assert "data.rotated_classes=auto" in caplog.text
+
+
+def test_auto_leaves_many_training_classes_unrotated():
+    """The rule's bar: the full glyph set's 116 training characters with P = 16 stay upright (measured to lose
+    there), six or seven with P = 6 (digits, ten glyph characters) are rotated."""
+    assert resolved_rotations("auto", n_training_classes=116, p=16, held_out_classes=True) == ()
+    assert resolved_rotations("auto", n_training_classes=7, p=6, held_out_classes=True) == (90, 180, 270)
+    assert resolved_rotations([90], n_training_classes=116, p=16, held_out_classes=True) == (90,)

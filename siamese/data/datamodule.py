@@ -19,10 +19,11 @@ import os
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from siamese.checks import at_least
-from siamese.data.rotated_classes import RotatedClasses, rotation_angles
+from siamese.data.rotated_classes import AUTO, RotatedClasses, check_rotations, resolved_rotations
 from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
 
 
@@ -191,7 +192,8 @@ class PairDataModule(PairBatchModule):
         rotated_classes: angles among 90, 180, 270: training also draws from every training class
             rotated by each angle as a class of its own (``RotatedClasses``; ``K`` training classes
             become ``(R+1)·K``), for data with few classes; val, test, enrolment and exports keep
-            the source's images. Same batches per epoch, so no more time per epoch.
+            the source's images. Same batches per epoch, so no more time per epoch. ``"auto"``: all
+            three where classes are held out and ``K < 2·p`` (``resolved_rotations``), else none.
         augment: a callable on one image ``(C, H, W)`` (e.g. a ``torchvision.transforms.v2.Compose``
             from config) applied to training pairs only; validation, test and exports never augment.
 
@@ -233,8 +235,8 @@ class PairDataModule(PairBatchModule):
                                      None if val_classes is None else float(val_classes))
         for name, idx in self.indices.items():
             check_pairable(name, source.labels[idx], source.classes)
-        angles = rotation_angles(rotated_classes)
-        self.rotated = RotatedClasses(source, angles) if angles else None
+        self.rotation_angles = self.resolve_rotations(rotated_classes)
+        self.rotated = RotatedClasses(source, self.rotation_angles) if self.rotation_angles else None
         self.fixed_pairs = {name: self.pairs(name, epoch=0) for name in ("val", "test")}
         if self.sampler == "pk":
             self.pairs("train", epoch=0)  # an impossible P×K layout fails now, not mid-training
@@ -247,7 +249,7 @@ class PairDataModule(PairBatchModule):
                        class_folds: int | None = None, val_classes: float | None = None,
                        rotated_classes=None) -> None:
         """Check the scalar settings (``data.*``) without reading any data; errors name key and value."""
-        rotation_angles(rotated_classes)
+        check_rotations(rotated_classes)
         if class_folds is not None:
             if split != "classes":
                 raise ValueError(f"data.class_folds={class_folds} deals classes into folds: it needs "
@@ -274,6 +276,18 @@ class PairDataModule(PairBatchModule):
             raise ValueError(f"data.sampler must be 'auto', 'pairs' or 'pk', got {sampler!r}")
         if sampler == "pk" and (int(k) < 2 or int(k) % 2 or int(p) < 2):
             raise ValueError(f"data.sampler=pk needs an even data.k >= 2 and data.p >= 2, got p={p}, k={k}")
+
+    def resolve_rotations(self, setting) -> tuple[int, ...]:
+        """``data.rotated_classes`` as angles (``resolved_rotations``); what ``auto`` chose is logged."""
+        n_training = len(np.unique(self.source.labels[self.indices["train"]]))
+        angles = resolved_rotations(setting, n_training, self.p, held_out_classes=self.split != "samples")
+        if setting == AUTO:
+            why = ("data.split=samples holds out no class" if self.split == "samples" else
+                   f"{n_training} training classes, {'fewer' if angles else 'not fewer'} than 2 x data.p = {2 * self.p}")
+            rank_zero_info(f"data.rotated_classes=auto ({why}): " + (
+                f"each training class also trains rotated by {list(angles)}, as new classes" if angles
+                else "no rotated classes"))
+        return angles
 
     @property
     def training_source(self):

@@ -3,7 +3,8 @@
 With few training classes a verifier learns features of those classes that do not carry to unseen
 ones. Few-shot work on Omniglot widens the class set by rotating every character class by multiples
 of 90° and counting each rotation as a class of its own (Santoro et al. 2016, Vinyals et al. 2016,
-Snell et al. 2017). ``RotatedClasses`` does that for the training part of a source.
+Snell et al. 2017). ``RotatedClasses`` does that for the training part of a source;
+``resolved_rotations`` reads ``data.rotated_classes``, whose ``auto`` turns it on where classes are few.
 """
 from __future__ import annotations
 
@@ -12,15 +13,37 @@ import torch
 from torch import Tensor
 
 ANGLES = (90, 180, 270)
+AUTO = "auto"
+AUTO_BATCHES = 2      # auto: rotate while the training classes number fewer than AUTO_BATCHES · P
 
 
 def rotation_angles(angles) -> tuple[int, ...]:
     """``data.rotated_classes`` checked: distinct angles among 90, 180, 270 (``None`` or ``[]``: none)."""
     values = [] if angles is None else list(angles)
     if any(str(a) not in {str(b) for b in ANGLES} for a in values) or len(set(map(int, values))) < len(values):
-        raise ValueError(f"data.rotated_classes must list distinct angles among {list(ANGLES)} (degrees, "
-                         f"counter-clockwise), e.g. [90] or [90,180,270]; got {angles!r}")
+        raise ValueError(f"data.rotated_classes must be {AUTO!r} or list distinct angles among {list(ANGLES)} "
+                         f"(degrees, counter-clockwise), e.g. [90] or [90,180,270]; got {angles!r}")
     return tuple(int(a) for a in values)
+
+
+def check_rotations(setting) -> None:
+    """Raise a ``ValueError`` naming ``data.rotated_classes`` unless it is ``"auto"`` or valid angles."""
+    if setting != AUTO:
+        rotation_angles(setting)
+
+
+def resolved_rotations(setting, n_training_classes: int, p: int, held_out_classes: bool) -> tuple[int, ...]:
+    """The angles ``data.rotated_classes`` stands for.
+
+    Angles stand for themselves. ``"auto"`` stands for all three quarter turns ``(90, 180, 270)`` when
+    whole classes are held out (the verifier meets unseen classes) and the ``K`` training classes number
+    fewer than ``2·P`` (``P`` = ``data.p``, the classes of a P×K batch, which then holds more than half of
+    them), and for none otherwise: measured to gain on six or seven training classes (digits; ten glyph
+    characters) and to lose on 116 (glyphs), docs/benchmarks.md, sixteenth and eighteenth rounds.
+    """
+    if setting != AUTO:
+        return rotation_angles(setting)
+    return ANGLES if held_out_classes and n_training_classes < AUTO_BATCHES * int(p) else ()
 
 
 class RotatedClasses:
