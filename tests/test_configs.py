@@ -136,3 +136,12 @@ def test_a_classification_loss_covers_the_rotated_classes(tmp_path):
     batch = next(iter(datamodule.train_dataloader()))
     assert batch["c1"].max() >= 2 * len(datamodule.source.classes)         # a class rotated 180 degrees
     assert torch.isfinite(module.training_step(batch, 0))
+
+
+@pytest.mark.parametrize("overrides, angles", [(["data.split=classes"], (90, 180, 270)),   # 7 training digits < 12
+                                               ([], ())])                                 # split=samples: none held out
+def test_the_digits_default_rotates_its_few_training_classes_only_when_classes_are_held_out(tmp_path, overrides,
+                                                                                           angles):
+    _, datamodule = build(compose_config("train", ["loss=dcontrastive", *overrides, f"run_dir={tmp_path}"]))
+    assert datamodule.rotation_angles == angles
+    assert len(datamodule.training_classes) == (len(angles) + 1) * len(datamodule.source.classes)

@@ -282,8 +282,9 @@ class PairDataModule(PairBatchModule):
         n_training = len(np.unique(self.source.labels[self.indices["train"]]))
         angles = resolved_rotations(setting, n_training, self.p, held_out_classes=self.split != "samples")
         if setting == AUTO:
-            why = ("data.split=samples holds out no class" if self.split == "samples" else
-                   f"{n_training} training classes, {'fewer' if angles else 'not fewer'} than 2 x data.p = {2 * self.p}")
+            bar = f"{'fewer' if angles else 'not fewer'} than 2 x data.p = {2 * self.p}"
+            why = ("data.split=samples holds out no class" if self.split == "samples"
+                   else f"{n_training} training classes, {bar}")
             rank_zero_info(f"data.rotated_classes=auto ({why}): " + (
                 f"each training class also trains rotated by {list(angles)}, as new classes" if angles
                 else "no rotated classes"))

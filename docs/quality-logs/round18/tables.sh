@@ -39,3 +39,36 @@ compare("glyphs A-J, seeds 0-5 x 3 folds (0-2: the sixteenth round's runs)",
         [f"{here}/../round16/g10_a.jsonl", f"{here}/../round16/g10_b.jsonl", f"{here}/g10_fresh.jsonl"],
         with_raw=True)
 PY
+
+# the default with auto on digits (six or seven training classes: all three turns) against the issue's
+# floors and peer, run by run: ours = the sixteenth round's [90,180,270] runs (auto reproduces them: d_check),
+# raw pixels and the peer as logged (the eleventh and fourteenth rounds), the peer also rerun with auto
+python - "$HERE" <<'PY'
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+logs = f"{here}/.."
+take = lambda path, variant: [r for r in read_log(f"{logs}/{path}") if r["variant"] == variant]
+ROT = "ours (dcontrastive, data.rotated_classes=[90,180,270])"
+OLD = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"      # the default before, as round 11 named it
+PEER = ("PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
+        "optimizer.lr=0.0001, optimizer.head_lr_mult=1")
+check = read_log(f"{here}/d_check.jsonl")
+print("## auto on digits seed 0 minus the sixteenth round's [90,180,270] runs")
+print_paired_rows("data", [("digits", check, [r for r in take("round16/d_rot.jsonl", ROT) if r["seed"] == 0])])
+ours = take("round16/d_rot.jsonl", ROT) + take("round16/d_rot_fresh_a.jsonl", ROT) + take("round16/d_rot_fresh_b.jsonl", ROT)
+before = take("round11/d012.jsonl", OLD) + take("round11/d2.jsonl", OLD) + take("round14/d16g.jsonl", "ours (dcontrastive)")
+raw = (take("round11/d012_peer.jsonl", "raw pixels") + take("round11/d_peer.jsonl", "raw pixels")
+       + take("round14/d16g.jsonl", "raw pixels"))
+peer = take("round11/d012_peer.jsonl", PEER) + take("round11/d_peer.jsonl", PEER)
+peer_rot = read_log(f"{here}/d_peer_rot.jsonl")
+seeds = lambda runs, chosen: [r for r in runs if r["seed"] in chosen]
+for chosen, label in ((range(9), "seeds 0-8"), (range(6), "seeds 0-5"), (range(3, 9), "fresh seeds 3-8")):
+    print(f"## digits, {label} x 3 folds: means, and the default (auto) run by run")
+    rows = [("the default (auto: [90,180,270])", seeds(ours, chosen)), ("the default before (none)", seeds(before, chosen)),
+            ("raw pixels", seeds(raw, chosen))]
+    if max(chosen) < 6:
+        rows += [("the peer, rotated classes (auto)", seeds(peer_rot, chosen)), ("the peer, none", seeds(peer, chosen))]
+    print_mean_rows("variant", rows)
+    print_paired_rows("comparison", [(f"the default − {name}", rows[0][1], runs) for name, runs in rows[1:]])
+PY
