@@ -23,7 +23,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from siamese.checks import at_least
-from siamese.data.rotated_classes import AUTO, RotatedClasses, check_rotations, resolved_rotations
+from siamese.data.rotated_classes import AUTO, AUTO_BATCHES, RotatedClasses, check_rotations, resolved_rotations
 from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
 
 
@@ -282,7 +282,7 @@ class PairDataModule(PairBatchModule):
         n_training = len(np.unique(self.source.labels[self.indices["train"]]))
         angles = resolved_rotations(setting, n_training, self.p, held_out_classes=self.split != "samples")
         if setting == AUTO:
-            bar = f"{'fewer' if angles else 'not fewer'} than 2 x data.p = {2 * self.p}"
+            bar = f"{'fewer' if angles else 'not fewer'} than {AUTO_BATCHES} x data.p = {AUTO_BATCHES * self.p}"
             why = ("data.split=samples holds out no class" if self.split == "samples"
                    else f"{n_training} training classes, {bar}")
             rank_zero_info(f"data.rotated_classes=auto ({why}): " + (

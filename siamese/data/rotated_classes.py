@@ -38,8 +38,9 @@ def resolved_rotations(setting, n_training_classes: int, p: int, held_out_classe
     Angles stand for themselves. ``"auto"`` stands for all three quarter turns ``(90, 180, 270)`` when
     whole classes are held out (the verifier meets unseen classes) and the ``K`` training classes number
     fewer than ``2·P`` (``P`` = ``data.p``, the classes of a P×K batch, which then holds more than half of
-    them), and for none otherwise: measured to gain on six or seven training classes (digits; ten glyph
-    characters) and to lose on 116 (glyphs), docs/benchmarks.md, sixteenth and eighteenth rounds.
+    them), and for none otherwise: all three turns gained with six or seven training classes (digits, ten
+    glyph characters) and 20 glyph characters, and lost with 40 and 116 (docs/benchmarks.md, sixteenth and
+    eighteenth rounds).
     """
     if setting != AUTO:
         return rotation_angles(setting)
