@@ -72,3 +72,20 @@ for chosen, label in ((range(9), "seeds 0-8"), (range(6), "seeds 0-5"), (range(3
     print_mean_rows("variant", rows)
     print_paired_rows("comparison", [(f"the default − {name}", rows[0][1], runs) for name, runs in rows[1:]])
 PY
+
+# the peer's rate with the rotated classes (the rules' last addition): digits, seeds 0-2, its three rates
+python - "$HERE" <<'PY'
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+peer = lambda lr: ("PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
+                   f"optimizer.lr={lr}, optimizer.head_lr_mult=1")
+runs = read_log(f"{here}/d_peer_rot.jsonl") + read_log(f"{here}/d_peer_rot_lr.jsonl")
+rows = [(f"the peer with auto, Adam {lr}", [r for r in runs if r["variant"] == peer(lr) and r["seed"] < 3])
+        for lr in ("0.0001", "0.0003", "0.001")]
+ROT = "ours (dcontrastive, data.rotated_classes=[90,180,270])"
+ours = [r for r in read_log(f"{here}/../round16/d_rot.jsonl") if r["variant"] == ROT]
+print("## digits, seeds 0-2 x 3 folds: the peer with the rotated classes at three rates; the default run by run")
+print_mean_rows("variant", [("the default (auto)", ours), *rows])
+print_paired_rows("comparison", [(f"the default − {name}", ours, runs_) for name, runs_ in rows])
+PY
