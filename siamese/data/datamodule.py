@@ -23,7 +23,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 
 from siamese.checks import at_least
-from siamese.data.rotated_classes import AUTO, AUTO_BATCHES, RotatedClasses, check_rotations, resolved_rotations
+from siamese.data.rotated_classes import AUTO, AUTO_BAR, RotatedClasses, check_rotations, resolved_rotations
 from siamese.data.sampling import SPLITS, check_pairable, sample_pairs, sample_pk_pairs, split_indices
 
 
@@ -193,7 +193,7 @@ class PairDataModule(PairBatchModule):
             rotated by each angle as a class of its own (``RotatedClasses``; ``K`` training classes
             become ``(R+1)·K``), for data with few classes; val, test, enrolment and exports keep
             the source's images. Same batches per epoch, so no more time per epoch. ``"auto"``: all
-            three where classes are held out and ``K < 2·p`` (``resolved_rotations``), else none.
+            three where classes are held out and ``K < 1.5·p`` (``resolved_rotations``), else none.
         augment: a callable on one image ``(C, H, W)`` (e.g. a ``torchvision.transforms.v2.Compose``
             from config) applied to training pairs only; validation, test and exports never augment.
 
@@ -282,7 +282,7 @@ class PairDataModule(PairBatchModule):
         n_training = len(np.unique(self.source.labels[self.indices["train"]]))
         angles = resolved_rotations(setting, n_training, self.p, held_out_classes=self.split != "samples")
         if setting == AUTO:
-            bar = f"{'fewer' if angles else 'not fewer'} than {AUTO_BATCHES} x data.p = {AUTO_BATCHES * self.p}"
+            bar = f"{'fewer' if angles else 'not fewer'} than {AUTO_BAR:g} x data.p = {AUTO_BAR * self.p:g}"
             why = ("data.split=samples holds out no class" if self.split == "samples"
                    else f"{n_training} training classes, {bar}")
             rank_zero_info(f"data.rotated_classes=auto ({why}): " + (

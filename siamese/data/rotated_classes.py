@@ -14,7 +14,7 @@ from torch import Tensor
 
 ANGLES = (90, 180, 270)
 AUTO = "auto"
-AUTO_BATCHES = 2      # auto: rotate while the training classes number fewer than AUTO_BATCHES · P
+AUTO_BAR = 1.5        # auto: rotate while the training classes number fewer than AUTO_BAR · P
 
 
 def rotation_angles(angles) -> tuple[int, ...]:
@@ -37,14 +37,14 @@ def resolved_rotations(setting, n_training_classes: int, p: int, held_out_classe
 
     Angles stand for themselves. ``"auto"`` stands for all three quarter turns ``(90, 180, 270)`` when
     whole classes are held out (the verifier meets unseen classes) and the ``K`` training classes number
-    fewer than ``2·P`` (``P`` = ``data.p``, the classes of a P×K batch, which then holds more than half of
-    them), and for none otherwise: all three turns gained with six or seven training classes (digits, ten
-    glyph characters) and 20 glyph characters, and lost with 40 and 116 (docs/benchmarks.md, sixteenth and
-    eighteenth rounds).
+    fewer than ``1.5·P`` (``P`` = ``data.p``, the classes of a P×K batch, which then holds more than two
+    thirds of them), and for none otherwise: all three turns gained with six or seven training classes
+    (digits, ten glyph characters; 1.1·P) and 20 glyph characters (1.25·P), and lost with 30 (1.9·P), 40
+    and 116 (docs/benchmarks.md, sixteenth and eighteenth rounds).
     """
     if setting != AUTO:
         return rotation_angles(setting)
-    return ANGLES if held_out_classes and n_training_classes < AUTO_BATCHES * int(p) else ()
+    return ANGLES if held_out_classes and n_training_classes < AUTO_BAR * int(p) else ()
 
 
 class RotatedClasses:

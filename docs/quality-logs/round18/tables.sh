@@ -32,6 +32,8 @@ def compare(title, logs, with_raw=False):
 
 # the rule's bar (fewer than 2 x P training classes), on glyph subsets with the glyphs batch (P 16, K 4)
 compare("30 glyph characters (20 training a fold, rule: on), seeds 0-2 x 3 folds", [f"{here}/g30.jsonl"])
+compare("45 glyph characters (30 training a fold, rule: on; the last addition), seeds 0-2 x 3 folds",
+        [f"{here}/g45.jsonl"])
 compare("60 glyph characters (40 training a fold, rule: off), seeds 0-2 x 3 folds", [f"{here}/g60.jsonl"])
 # ten glyph characters A-J (P 6, K 16): fresh seeds 3-5, and with the sixteenth round's seeds 0-2
 compare("glyphs A-J, fresh seeds 3-5 x 3 folds", [f"{here}/g10_fresh.jsonl"], with_raw=True)
