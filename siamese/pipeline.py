@@ -182,7 +182,8 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback]) -> dict:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     training = {"seconds": time.perf_counter() - start, "steps": int(trainer.global_step),
                 "epochs": int(trainer.current_epoch), "processes": int(trainer.world_size),
-                "images_seen": module.images_seen * int(trainer.world_size)}   # equal batches per rank
+                "images_seen": module.images_seen * int(trainer.world_size),   # equal batches per rank
+                "rotated_classes": list(datamodule.rotation_angles)}
     if not trainer.is_global_zero:
         return {}
 

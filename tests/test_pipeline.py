@@ -86,6 +86,7 @@ def test_class_split_runs_and_reports_unseen_class_retrieval(tmp_path):
     report = train(compose_config("train", [*SMALL, f"run_dir={tmp_path}", "loss=dcontrastive", "data.split=classes",
                                             "trainer.max_epochs=3", "callbacks.early_stopping=null"]))
     assert report["split"] == "classes" and report["retrieval"]["gallery"] == "enrol"
+    assert report["training"]["rotated_classes"] == [90, 180, 270]   # digits' auto: 7 training digits, P 6
     _, meta = load_index(tmp_path)
     assert set(gallery_labels(tmp_path, meta).tolist()) == {7, 8, 9}
     # the figures come from the epoch of the best validation AUC, and the report says which

@@ -111,9 +111,11 @@ def resolve_workers(num_workers: int | str) -> int:
 class PairBatchModule(pl.LightningDataModule):
     """What both pair data modules share: loaders over ``self.source`` (``batch_size``,
     ``num_workers``), the fixed val / test pairs ``fixed_pairs``, and the images of each part
-    (``indices``). ``has_class_ids`` says whether batches carry ``c1``, ``c2``."""
+    (``indices``). ``has_class_ids`` says whether batches carry ``c1``, ``c2``; ``rotation_angles`` the
+    turns each training class is also trained at as a new class (``data.rotated_classes``, resolved)."""
 
     has_class_ids = True
+    rotation_angles: tuple[int, ...] = ()
 
     @property
     def channels(self) -> int:
