@@ -91,3 +91,33 @@ print("## digits, seeds 0-2 x 3 folds: the peer with the rotated classes at thre
 print_mean_rows("variant", [("the default (auto)", ours), *rows])
 print_paired_rows("comparison", [(f"the default − {name}", ours, runs_) for name, runs_ in rows])
 PY
+
+# the digits batch's classes with the rotated classes (the rules' last addition): P 12 x K 8 and P 24 x K 4
+# against P 6 x K 16, all with all three turns; digits and glyphs A-J, run by run
+python - "$HERE" <<'PY'
+import os
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+r16 = f"{here}/../round16"
+ROT = "ours (dcontrastive, data.rotated_classes=[90,180,270])"
+take = lambda path, variant: [r for r in read_log(path) if r["variant"] == variant] if os.path.exists(path) else []
+batches = ("data.p=12 data.k=8", "data.p=24 data.k=4")
+sets = {
+    "digits": (take(f"{r16}/d_rot.jsonl", ROT) + take(f"{r16}/d_rot_fresh_a.jsonl", ROT),
+               lambda pk: take(f"{here}/d_pk.jsonl", f"ours (dcontrastive, {pk})")),
+    "glyphs A-J": (take(f"{r16}/g10_b.jsonl", ROT) + take(f"{here}/g10_fresh.jsonl", ROT),
+                   lambda pk: take(f"{here}/g10_pk.jsonl", f"ours (dcontrastive, {pk} data.rotated_classes=[90,180,270])")),
+}
+for seeds, label in (({0, 1, 2}, "seeds 0-2"), ({3, 4, 5}, "fresh seeds 3-5")):
+    for name, (base, variant) in sets.items():
+        rows = [(pk, [r for r in variant(pk) if r["seed"] in seeds]) for pk in batches]
+        rows = [(pk, runs) for pk, runs in rows if runs]
+        if not rows:
+            continue
+        keyed = {(r["seed"], r["fold"]): r for r in base}
+        print(f"## {name}, {label} x 3 folds, all three turns: the batch's shape, run by run against P 6 x K 16")
+        print_mean_rows("batch", [("data.p=6 data.k=16", [r for r in base if r["seed"] in seeds]), *rows])
+        print_paired_rows("comparison", [(f"{pk} − P 6 x K 16", runs, [keyed[r["seed"], r["fold"]] for r in runs])
+                                         for pk, runs in rows])
+PY
