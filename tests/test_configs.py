@@ -138,7 +138,7 @@ def test_a_classification_loss_covers_the_rotated_classes(tmp_path):
     assert torch.isfinite(module.training_step(batch, 0))
 
 
-@pytest.mark.parametrize("overrides, angles", [(["data.split=classes"], (90, 180, 270)),   # 7 training digits < 12
+@pytest.mark.parametrize("overrides, angles", [(["data.split=classes"], (90, 180, 270)),   # 7 training digits < 1.5 x 6
                                                ([], ())])                                 # split=samples: none held out
 def test_the_digits_default_rotates_its_few_training_classes_only_when_classes_are_held_out(tmp_path, overrides,
                                                                                            angles):
