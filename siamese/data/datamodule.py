@@ -283,13 +283,16 @@ class PairDataModule(PairBatchModule):
         """``data.rotated_classes`` as angles (``resolved_rotations``); what ``auto`` chose is logged."""
         n_training = len(np.unique(self.source.labels[self.indices["train"]]))
         angles = resolved_rotations(setting, n_training, self.p, held_out_classes=self.split != "samples")
-        if setting == AUTO:
-            bar = f"{'fewer' if angles else 'not fewer'} than {AUTO_BAR:g} x data.p = {AUTO_BAR * self.p:g}"
-            why = ("data.split=samples holds out no class" if self.split == "samples"
-                   else f"{n_training} training classes, {bar}")
-            rank_zero_info(f"data.rotated_classes=auto ({why}): " + (
-                f"each training class also trains rotated by {list(angles)}, as new classes" if angles
-                else "no rotated classes"))
+        if setting != AUTO:
+            return angles
+        if self.split == "samples":
+            why = "data.split=samples holds out no class"
+        else:
+            why = (f"{n_training} training classes, {'fewer' if angles else 'not fewer'} than {AUTO_BAR:g} x data.p "
+                   f"= {AUTO_BAR * self.p:g}")
+        chose = f"each training class also trains rotated by {list(angles)}, as new classes" if angles \
+            else "no rotated classes"
+        rank_zero_info(f"data.rotated_classes=auto ({why}): {chose}")
         return angles
 
     @property
