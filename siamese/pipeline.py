@@ -55,6 +55,20 @@ def resolve_sampler(data_cfg: DictConfig, loss) -> str | None:
     return loss.batch_kind if sampler == "auto" else sampler
 
 
+def check_memory(loss, data_cfg: DictConfig, sampler: str | None, data_class: type) -> None:
+    """A pair loss's cross-batch memory (``loss.memory``) against the data: it needs class ids, and it must
+    hold one P×K batch (``data.p × data.k`` images) whole."""
+    memory = getattr(loss, "memory", None)
+    if memory is None:
+        return
+    if not data_class.has_class_ids:
+        raise ValueError(f"loss.memory={memory.size} pairs images by class id, but {data_class.__name__} gives "
+                         "pairs without them: set loss.memory=0")
+    if sampler == "pk" and memory.size < data_cfg.p * data_cfg.k:
+        raise ValueError(f"loss.memory={memory.size} holds fewer images than one P×K batch (data.p × data.k = "
+                         f"{data_cfg.p * data_cfg.k}): set loss.memory to at least {data_cfg.p * data_cfg.k}")
+
+
 def check_run_settings(cfg: DictConfig) -> None:
     """Settings of the run itself that Lightning would accept and act on wrongly."""
     at_least("trainer.max_epochs", cfg.trainer.get("max_epochs", 0), 0)   # -1 would train forever
@@ -75,6 +89,7 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
                if getattr(loss, "pairs", None) == "batch_all" else "use a pair loss (contrastive, dcontrastive, hinge)")
         raise ValueError(f"loss {type(loss).__name__} with these settings needs class ids, but "
                          f"{data_class.__name__} gives pairs without them: {fix}")
+    check_memory(loss, cfg.data, sampler, data_class)
     if cfg.get("identification"):
         if not data_class.has_class_ids:
             raise ValueError(f"identification={group_choice('identification') or 'on'} trains a classifier on class "

@@ -14,16 +14,21 @@ from torch import Tensor, nn
 from siamese.nets import combine_stages
 
 
+def cross_sqdist(a: Tensor, b: Tensor) -> Tensor:
+    """Squared Euclidean distances ``(A, B)`` between the rows of ``a (A, D)`` and ``b (B, D)``, in Gram
+    form ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul), clamped at 0; rounding as ``pairwise_sqdist``."""
+    return (a.pow(2).sum(dim=1).unsqueeze(1) + b.pow(2).sum(dim=1).unsqueeze(0) - 2 * a @ b.T).clamp_min(0)
+
+
 def pairwise_sqdist(x: Tensor) -> Tensor:
     """Squared Euclidean distances ``(B, B)`` of the rows of ``x (B, D)``, in Gram form
-    ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul, no ``(B, B, D)`` difference tensor), clamped at 0.
+    ``‖a‖² + ‖b‖² − 2 a·b`` (``cross_sqdist(x, x)``: no ``(B, B, D)`` difference tensor), clamped at 0.
 
     Float32 rounding: the cancellation leaves a squared distance good to a few units in the last
     place of ``‖a‖² + ‖b‖²``, about ``1e-6 · (‖a‖² + ‖b‖²)`` absolute (unit vectors, D = 64–2048:
     measured up to 1.4e-6), so identical rows come out as up to ~``1e-6 · ‖a‖²`` rather than 0.
     """
-    norms = x.pow(2).sum(dim=1)
-    return (norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * x @ x.T).clamp_min(0)
+    return cross_sqdist(x, x)
 
 
 def dist_from_sqdist(sqd: Tensor) -> Tensor:

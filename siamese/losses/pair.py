@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from siamese.checks import one_of, positive
-from siamese.losses.base import SiameseLoss, dist_from_sqdist, pairwise_sqdist
+from siamese.losses.base import SiameseLoss, cross_sqdist, dist_from_sqdist, pairwise_sqdist
+from siamese.losses.memory import CrossBatchMemory
 from siamese.losses.reducers import DEPRECATED_REDUCTIONS, MeanReducer, Reducer, SumOver2N, reducer_named
 
 
@@ -50,17 +51,22 @@ PAIR_SETS = ("sampled", "batch_all", "auto")
 @dataclass
 class PairSet:
     """The pairs a pair loss scores in one batch: labels ``y (P,)`` (1 same, 0 different) and, for
-    ``batch_all``, their positions ``i, j (P,)`` among the ``M = 2N`` images ``cat([x1, x2])``."""
+    ``batch_all``, their positions ``i, j (P,)`` among the ``M = 2N`` images ``cat([x1, x2])``; with
+    ``between``, ``i`` indexes the batch's ``M`` images and ``j`` the memory's ``F`` entries."""
 
     y: Tensor
     i: Tensor | None = None
     j: Tensor | None = None
+    between: bool = False
 
     def sqdist(self, a: Tensor, b: Tensor) -> Tensor:
-        """Squared distances ``(P,)`` of the pairs, from the embeddings ``a, b (N, D)`` of the two sides:
-        row by row (sampled pairs), or read from one ``(M, M)`` distance matrix (``batch_all``)."""
+        """Squared distances ``(P,)`` of the pairs: row by row of the two sides ``a, b (N, D)`` (sampled
+        pairs), read from one ``(M, M)`` distance matrix of ``cat([a, b])`` (``batch_all``), or, with
+        ``between``, from the ``(M, F)`` distances of the batch's images ``a`` to the memory's ``b``."""
         if self.i is None:
             return sqdist(a, b)
+        if self.between:
+            return cross_sqdist(a, b)[self.i, self.j]
         return pairwise_sqdist(torch.cat([a, b]))[self.i, self.j]
 
 
@@ -81,6 +87,13 @@ def batch_all_pairs(batch: dict) -> PairSet:
         if not distinct.all():
             i, j = i[distinct], j[distinct]
     return PairSet((labels.unsqueeze(1) == labels.unsqueeze(0))[i, j].float(), i, j)
+
+
+def memory_pairs(labels: Tensor, ids: Tensor, memory_labels: Tensor, memory_ids: Tensor) -> PairSet:
+    """Every pair of a batch image ``i`` (of ``M``) and a memory entry ``j`` (of ``F``) that is not the same
+    source image (image ids differ), ``y = 1`` when the class ids agree (``between`` pairs)."""
+    i, j = (ids.unsqueeze(1) != memory_ids.unsqueeze(0)).nonzero(as_tuple=True)
+    return PairSet((labels[i] == memory_labels[j]).float(), i, j, between=True)
 
 
 def _deprecated_reduction(reduction: str) -> Reducer:
@@ -107,16 +120,29 @@ class PairLoss(SiameseLoss):
         reduction: the former string spelling of ``reducer`` (deprecated; ``seed`` = ``sum_over_2n``).
         gather: under DDP, score the pairs of the global batch (every rank's images, gathered with
             their gradient), not of each rank's share; ``batch_all`` / ``auto`` (sampled pairs need nothing).
+        memory: ``S > 0`` turns on a cross-batch memory (XBM, ``siamese.losses.memory``) of the ``S``
+            training images before this batch (``batch_all`` / ``auto`` on batches with class ids; ``S`` at
+            least one batch's ``M`` images): in training, the batch's own pairs as without it, plus each
+            of its ``M`` images paired with each of the ``F ≤ S`` remembered ones (detached; not the same
+            image id), all reduced together, so the batch's pairs keep their gradient and an empty memory
+            gives the loss without one. (pytorch-metric-learning's ``CrossBatchMemory`` also counts the
+            batch's own pairs once in each order.) Validation scores the batch alone. ``0``: off.
     """
 
     def __init__(self, pairs: str = "sampled", reducer: Reducer | None = None, miner=None,
-                 reduction: str | None = None, gather: bool = False):
+                 reduction: str | None = None, gather: bool = False, memory: int = 0):
         super().__init__()
         self.pairs = one_of("loss.pairs", pairs, PAIR_SETS)
         self.gather = bool(gather)
         if self.gather and pairs == "sampled":
             raise ValueError("loss.gather=true gathers the batch of every rank for a batch-wide loss: it needs "
                              "loss.pairs=batch_all (sampled pairs are independent of each other)")
+        if not isinstance(memory, int) or memory < 0:
+            raise ValueError(f"loss.memory must be a whole number of images >= 0, got {memory!r}")
+        if memory and (pairs == "sampled" or miner is not None):
+            raise ValueError(f"loss.memory={memory} pairs the batch's images with earlier batches' by class id: it "
+                             "needs loss.pairs=batch_all or auto and no loss.miner")
+        self.memory = CrossBatchMemory(memory) if memory else None
         if reduction is not None:
             reducer = _deprecated_reduction(reduction)
         if miner is not None and pairs == "sampled":
@@ -128,8 +154,13 @@ class PairLoss(SiameseLoss):
 
     def compute(self, e1, e2, batch):
         if self.pairs == "sampled" or (self.pairs == "auto" and "c1" not in batch):
+            if self.memory is not None:
+                raise ValueError(f"loss.memory={self.memory.size} needs class ids (c1, c2), but the data has none "
+                                 "(a list of pairs): set loss.memory=0")
             pairs = PairSet(batch["y"].float())
             return self.reduce_all(self.pair_terms(e1, e2, pairs), pairs.y, None)
+        if self.memory is not None and self.training:
+            return self.compute_with_memory(e1, e2, batch)
         pairs = batch_all_pairs(batch)
         keep = None
         if self.miner is not None:
@@ -139,6 +170,27 @@ class PairLoss(SiameseLoss):
         if keep is not None:
             out["mined_fraction"] = keep.float().mean()
         return out
+
+    def compute_with_memory(self, e1: list[Tensor], e2: list[Tensor], batch: dict) -> dict[str, Tensor]:
+        """The batch's pairs (``batch_all_pairs``) and those of its ``M = 2N`` images (per stage
+        ``cat([e1_l, e2_l])``) with the memory's entries (``memory_pairs``), reduced together; then the
+        batch is written to the memory."""
+        if "i1" not in batch:
+            raise ValueError(f"loss.memory={self.memory.size} tells an image from its memory entry by its id "
+                             "(i1, i2), but the batch has none: set loss.memory=0")
+        labels = torch.cat([batch["c1"], batch["c2"]])
+        ids = torch.cat([batch["i1"], batch["i2"]])
+        images = [torch.cat([a, b]) for a, b in zip(e1, e2)]
+        pairs = batch_all_pairs(batch)
+        terms, y = self.pair_terms(e1, e2, pairs), pairs.y
+        if len(self.memory):
+            stages, memory_labels, memory_ids = self.memory.entries()
+            remembered = memory_pairs(labels, ids, memory_labels, memory_ids)
+            extra = self.pair_terms(images, stages, remembered)
+            terms = {name: torch.cat([t, extra[name]]) for name, t in terms.items()}
+            y = torch.cat([y, remembered.y])
+        self.memory.add(images, labels, ids)
+        return self.reduce_all(terms, y, None)
 
     def reduce_all(self, terms: dict[str, Tensor], y: Tensor, keep: Tensor | None) -> dict[str, Tensor]:
         """Each named group of per-pair terms reduced over the kept pairs; ``loss`` is their sum."""
