@@ -16,8 +16,14 @@ from siamese.nets import combine_stages
 
 def cross_sqdist(a: Tensor, b: Tensor) -> Tensor:
     """Squared Euclidean distances ``(A, B)`` between the rows of ``a (A, D)`` and ``b (B, D)``, in Gram
-    form ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul), clamped at 0; rounding as ``pairwise_sqdist``."""
-    return (a.pow(2).sum(dim=1).unsqueeze(1) + b.pow(2).sum(dim=1).unsqueeze(0) - 2 * a @ b.T).clamp_min(0)
+    form ``‖a‖² + ‖b‖² − 2 a·b`` (one matmul), clamped at 0; rounding as ``pairwise_sqdist``.
+
+    With ``b is a`` the squared norms are computed once, one node of the graph: two would sum their
+    gradients in another order, and a training run would drift from the same run before this function.
+    """
+    norms_a = a.pow(2).sum(dim=1)
+    norms_b = norms_a if b is a else b.pow(2).sum(dim=1)
+    return (norms_a.unsqueeze(1) + norms_b.unsqueeze(0) - 2 * a @ b.T).clamp_min(0)
 
 
 def pairwise_sqdist(x: Tensor) -> Tensor:
