@@ -1,0 +1,39 @@
+# The nineteenth round's tables (docs/benchmarks.md), rebuilt from the logged runs without training:
+#   bash docs/quality-logs/round19/tables.sh      (with the project's venv active)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../report.sh"    # BENCH on PYTHONPATH, TMP
+
+python - "$HERE" <<'PY'
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+take = lambda path, variant, seeds=(0, 1, 2): [r for r in read_log(f"{here}/{path}")
+                                               if r["variant"] == variant and r["seed"] in seeds]
+ROT = "ours (dcontrastive, data.rotated_classes=[90,180,270])"
+OLD = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"   # the default, as round 11 named it
+DEF = "ours (dcontrastive)"
+
+# the checks: c40be4b reproduces the logged glyph runs; d57cb2c (the memory's commit, the norms summed in
+# another order) does not; the mended code (848f914 / f028f3e) does again
+logged_d, logged_g = take("../round16/d_rot.jsonl", ROT), take("../round11/g012.jsonl", OLD)
+print("## each check minus the logged runs of the default (digits: round 16, glyphs: round 11)")
+print_paired_rows("commit, data", [
+    ("c40be4b, glyphs seed 0", read_log(f"{here}/g_check_before.jsonl"), take("../round11/g012.jsonl", OLD, (0,))),
+    ("848f914 (mended), digits seed 0", read_log(f"{here}/d_mended.jsonl"), take("../round16/d_rot.jsonl", ROT, (0,))),
+    ("848f914 (mended), glyphs seed 0", read_log(f"{here}/g_mended.jsonl"), take("../round11/g012.jsonl", OLD, (0,))),
+    ("d57cb2c, digits seeds 0-2", take("d_check.jsonl", DEF), logged_d),
+    ("d57cb2c, glyphs seeds 0-2", take("g_check.jsonl", DEF), logged_g)])
+
+# the memory screen, against the default at the same commit (d57cb2c)
+d_ref, g_ref = take("d_check.jsonl", DEF), take("g_check.jsonl", DEF)
+means, pairs = [("digits: the default (d57cb2c)", d_ref), ("glyphs: the default (d57cb2c)", g_ref)], []
+for size in (256, 1024):
+    v = f"ours (dcontrastive, loss.memory={size})"
+    for data, path, ref in (("digits", "d_mem.jsonl", d_ref), ("glyphs", "g_mem.jsonl", g_ref)):
+        means.append((f"{data}: loss.memory={size}", take(path, v)))
+        pairs.append((f"{data}: loss.memory={size} − the default", take(path, v), ref))
+print("## the memory screen, seeds 0-2 x 3 folds: means, and run by run")
+print_mean_rows("variant", means)
+print_paired_rows("comparison", pairs)
+PY
