@@ -37,3 +37,25 @@ print("## the memory screen, seeds 0-2 x 3 folds: means, and run by run")
 print_mean_rows("variant", means)
 print_paired_rows("comparison", pairs)
 PY
+
+# the glyphs batch: the screen at 16 px (seeds 0-2), the confirmation (16 px fresh seeds 3-5, 24 px seeds 0-2),
+# each against the eleventh round's default runs; the peer at P 32 x K 2 against its logged runs at 16 x 4
+python - "$HERE" <<'PY'
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+take = lambda path, variant: [r for r in read_log(f"{here}/{path}") if r["variant"] == variant]
+OLD = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"   # the default, as round 11 named it
+V32, V8 = "ours (dcontrastive, data.p=32 data.k=2)", "ours (dcontrastive, data.p=8 data.k=8)"
+screen, fresh, g24 = take("../round11/g012.jsonl", OLD), take("../round11/g2.jsonl", OLD), take("../round11/g24_old.jsonl", OLD)
+print("## the glyphs batch, 16 px, seeds 0-2 x 3 folds: means, and run by run")
+print_mean_rows("batch", [("P 16 x K 4 (the default before)", screen), ("P 32 x K 2", take("g_p32k2.jsonl", V32)),
+                          ("P 8 x K 8", take("g_p8k8.jsonl", V8))], spread=True)
+print_paired_rows("comparison", [("P 32 x K 2 − P 16 x K 4", take("g_p32k2.jsonl", V32), screen),
+                                 ("P 8 x K 8 − P 16 x K 4", take("g_p8k8.jsonl", V8), screen)])
+print("## the confirmation: P 32 x K 2 on glyphs 16 px fresh seeds 3-5 and 24 px seeds 0-2")
+print_mean_rows("batch", [("16 px fresh, P 16 x K 4", fresh), ("16 px fresh, P 32 x K 2", take("g_p32k2_fresh.jsonl", V32)),
+                          ("24 px, P 16 x K 4", g24), ("24 px, P 32 x K 2", take("g24_p32k2.jsonl", V32))], spread=True)
+print_paired_rows("comparison", [("16 px fresh: P 32 x K 2 − P 16 x K 4", take("g_p32k2_fresh.jsonl", V32), fresh),
+                                 ("24 px: P 32 x K 2 − P 16 x K 4", take("g24_p32k2.jsonl", V32), g24)])
+PY
