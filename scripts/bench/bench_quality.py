@@ -52,8 +52,8 @@ PEER_WEIGHT_DECAYS = (0.001, 0.0)             # PML is measured at both; its bes
 FLOORS = ("raw pixels", "untrained tower")    # never trained: 0 epochs in both tables
 FIGURES = ("auc", "eer", "map_at_r", "p_at_1", "one_shot", "train_s")
 HIGHER_IS_BETTER = ("auc", "map_at_r", "p_at_1", "one_shot")
-PML_OVERRIDES = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin",
-                 "~loss.form", "~loss.pairs", "~loss.gather", "~loss/reducer"]   # the peer in place of our loss
+PML_OVERRIDES = ["loss=contrastive", f"loss._target_={__name__}.PMLContrastivePeer", "~loss.margin", "~loss.form",
+                 "~loss.pairs", "~loss.gather", "~loss.memory", "~loss/reducer"]   # the peer in place of our loss
 
 
 class PMLContrastivePeer(ClassIdLoss):
