@@ -59,3 +59,36 @@ print_mean_rows("batch", [("16 px fresh, P 16 x K 4", fresh), ("16 px fresh, P 3
 print_paired_rows("comparison", [("16 px fresh: P 32 x K 2 − P 16 x K 4", take("g_p32k2_fresh.jsonl", V32), fresh),
                                  ("24 px: P 32 x K 2 − P 16 x K 4", take("g24_p32k2.jsonl", V32), g24)])
 PY
+
+# the goals on glyphs with the new batch: the default at P 32 x K 2 against the peer at its glyphs best with
+# either batch (16 x 4: its logged runs; 32 x 2: this round's), 16 px seeds 0-5 and 24 px seeds 0-2
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+take = lambda path, variant: [r for r in read_log(f"{here}/{path}") if r["variant"] == variant]
+V32 = "ours (dcontrastive, data.p=32 data.k=2)"
+OLD = "ours (dcontrastive, loss.m1=0.2 optimizer.weight_decay=0.001)"
+PEER = ("PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
+        "optimizer.head_lr_mult=0.1")
+LAST = PEER.replace("model.embedding=concat", "model.embedding=last")
+PEER32 = PEER + ", data.p=32, data.k=2"
+for size, rows in (
+        ("16 px, seeds 0-5", [
+            ("the default (P 32 x K 2)", take("g_p32k2.jsonl", V32) + take("g_p32k2_fresh.jsonl", V32)),
+            ("the default before (P 16 x K 4)", take("../round11/g012.jsonl", OLD) + take("../round11/g2.jsonl", OLD)),
+            ("the peer, P 16 x K 4", take("../round11/g012_peer.jsonl", PEER) + take("../round11/g_peer.jsonl", PEER)),
+            ("the peer, P 32 x K 2", take("g_peer_p32k2.jsonl", PEER32))]),
+        ("24 px, seeds 0-2", [
+            ("the default (P 32 x K 2)", take("g24_p32k2.jsonl", V32)),
+            ("the default before (P 16 x K 4)", take("../round11/g24_old.jsonl", OLD)),
+            ("the peer, P 16 x K 4", take("../round11/g24_peer.jsonl", PEER)),
+            ("the peer, P 32 x K 2", take("g24_peer_p32k2.jsonl", PEER32)),
+            ("the peer's last stage, P 16 x K 4", take("../round13/g24_peer_last.jsonl", LAST))])):
+    print(f"## glyphs {size}: means, and the default run by run")
+    print_mean_rows("variant", rows, spread=True)
+    print_paired_rows("comparison", [(f"the default − {name}", rows[0][1], runs) for name, runs in rows[1:]])
+    print("train s a fold: " + ", ".join(f"{name} {statistics.mean(r['train_s'] for r in runs):.1f}"
+                                         for name, runs in rows if "P 32" in name))
+PY
