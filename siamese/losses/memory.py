@@ -3,8 +3,9 @@
 Embeddings drift slowly once training settles, so those of recent batches stand in for the current
 model's: a pair loss can score each image of the batch against ``S`` images instead of the batch's
 ``M``, with no extra forward pass. The memory is a first-in first-out ring of detached per-stage
-embeddings ``(S, D_l)``, their class ids ``(S,)`` and image ids ``(S,)``; it lives in host memory of the
-loss only (not in checkpoints: a resumed run refills it within ``S / M`` steps).
+embeddings ``(S, D_l)``, their class ids ``(S,)`` and image ids ``(S,)``, on the embeddings' device. It
+lives in the loss only, not in checkpoints: a resumed run refills it within ``S / M`` steps. Under DDP
+each rank remembers the batches its loss saw: its own, or every rank's with ``loss.gather``.
 """
 from __future__ import annotations
 

@@ -137,7 +137,7 @@ class PairLoss(SiameseLoss):
         if self.gather and pairs == "sampled":
             raise ValueError("loss.gather=true gathers the batch of every rank for a batch-wide loss: it needs "
                              "loss.pairs=batch_all (sampled pairs are independent of each other)")
-        if not isinstance(memory, int) or memory < 0:
+        if isinstance(memory, bool) or not isinstance(memory, int) or memory < 0:
             raise ValueError(f"loss.memory must be a whole number of images >= 0, got {memory!r}")
         if memory and (pairs == "sampled" or miner is not None):
             raise ValueError(f"loss.memory={memory} pairs the batch's images with earlier batches' by class id: it "
