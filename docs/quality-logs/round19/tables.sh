@@ -92,3 +92,22 @@ for size, rows in (
     print("train s a fold: " + ", ".join(f"{name} {statistics.mean(r['train_s'] for r in runs):.1f}"
                                          for name, runs in rows if "P 32" in name))
 PY
+
+# auto's bar with glyphs at P 32: the 60-character subset (40 training a fold), the new default (auto: all three
+# turns) against data.rotated_classes=[], and both against the eighteenth round's runs at P 16 x K 4
+python - "$HERE" <<'PY'
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+auto, none = read_log(f"{here}/g60_auto.jsonl"), read_log(f"{here}/g60_none.jsonl")
+p16 = read_log(f"{here}/../round18/g60.jsonl")
+p16_rot = [r for r in p16 if r["variant"] == "ours (dcontrastive, data.rotated_classes=[90,180,270])"]
+p16_none = [r for r in p16 if r["variant"] == "ours (dcontrastive)"]
+print("## 60 glyph characters (40 training a fold), 16 px, seeds 0-2 x 3 folds: means, and run by run")
+print_mean_rows("batch, rotations", [("P 32 x K 2, auto (all three turns)", auto), ("P 32 x K 2, none", none),
+                                     ("P 16 x K 4, all three turns", p16_rot), ("P 16 x K 4, none", p16_none)])
+print_paired_rows("comparison", [("P 32 x K 2: auto − none", auto, none),
+                                 ("P 16 x K 4: all three turns − none (eighteenth round)", p16_rot, p16_none),
+                                 ("P 32 x K 2 auto − P 16 x K 4 none (the new default − the old)", auto, p16_none),
+                                 ("none: P 32 x K 2 − P 16 x K 4", none, p16_none)])
+PY
