@@ -111,3 +111,17 @@ print_paired_rows("comparison", [("P 32 x K 2: auto − none", auto, none),
                                  ("P 32 x K 2 auto − P 16 x K 4 none (the new default − the old)", auto, p16_none),
                                  ("none: P 32 x K 2 − P 16 x K 4", none, p16_none)])
 PY
+
+# larger glyph batches with two images a class (screen only), against the new default's runs (P 32 x K 2)
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+runs = {name: read_log(f"{here}/g_{name}.jsonl") for name in ("p32k2", "p48k2", "p64k2")}
+print("## glyphs 16 px, seeds 0-2 x 3 folds: P 48 x K 2 and P 64 x K 2 against P 32 x K 2")
+print_mean_rows("batch", [(name, rows) for name, rows in runs.items()], spread=True)
+print_paired_rows("comparison", [(f"{name} − p32k2", runs[name], runs["p32k2"]) for name in ("p48k2", "p64k2")])
+print("train s a fold: " + ", ".join(f"{name} {statistics.mean(r['train_s'] for r in rows):.1f}"
+                                     for name, rows in runs.items()))
+PY
