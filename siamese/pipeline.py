@@ -84,12 +84,12 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
     if data_class is PairDataModule:
         settings = {k: v for k, v in cfg.data.items() if k not in ("_target_", "source", "augment")}
         PairDataModule.check_settings(**{**settings, **data_overrides})
+    check_memory(loss, cfg.data, sampler, data_class)       # before the generic check: names loss.memory
     if loss.needs_class_ids and not data_class.has_class_ids:
         fix = ("add loss.pairs=sampled (and loss/reducer=sum_over_2n for the seed's formula)"
                if getattr(loss, "pairs", None) == "batch_all" else "use a pair loss (contrastive, dcontrastive, hinge)")
         raise ValueError(f"loss {type(loss).__name__} with these settings needs class ids, but "
                          f"{data_class.__name__} gives pairs without them: {fix}")
-    check_memory(loss, cfg.data, sampler, data_class)
     if cfg.get("identification"):
         if not data_class.has_class_ids:
             raise ValueError(f"identification={group_choice('identification') or 'on'} trains a classifier on class "

@@ -149,7 +149,7 @@ class PairLoss(SiameseLoss):
             raise ValueError(f"loss.miner={miner} mines the pairs of a whole batch: it needs loss.pairs=batch_all")
         self.reducer = reducer if reducer is not None else SumOver2N()
         self.miner = miner
-        self.needs_class_ids = pairs == "batch_all"
+        self.needs_class_ids = pairs == "batch_all" or self.memory is not None
         self.batch_kind = "pairs" if pairs == "sampled" else "pk"
 
     def compute(self, e1, e2, batch):
