@@ -19,6 +19,8 @@ from siamese.checks import at_least, image_channels, one_of
 from siamese.weights import load_weights
 
 EMBEDDINGS = ("last", "concat")
+POOLS = ("avg", "max", "gem")
+GEM_P = 3.0     # GeM's exponent (Radenović et al., 2018: p = 3 for retrieval)
 
 
 def check_embedding(how: str) -> str:
@@ -56,6 +58,34 @@ def combine_stages(stages: Sequence[Tensor], how: str = "last", weights: Sequenc
         total = sum(weights)
         return torch.cat([e * math.sqrt(w / total) for e, w in zip(stages, weights)], dim=1)
     return stages[-1]
+
+
+def _bins(size: int, grid: int) -> list[tuple[int, int]]:
+    """``adaptive_*_pool2d``'s bins of one axis: ``[⌊i·size/g⌋, ⌈(i+1)·size/g⌉)`` for ``i < g``."""
+    return [(i * size // grid, -(-(i + 1) * size // grid)) for i in range(grid)]
+
+
+def _adaptive_max(x: Tensor, grid: int) -> Tensor:
+    """``adaptive_max_pool2d(x, grid)`` as slices of static bins, which the ONNX exporter can translate."""
+    rows, cols = _bins(x.shape[2], grid), _bins(x.shape[3], grid)
+    cells = [x[:, :, r0:r1, c0:c1].amax(dim=(2, 3)) for r0, r1 in rows for c0, c1 in cols]   # g² × (B, C)
+    return torch.stack(cells, dim=2).view(x.shape[0], x.shape[1], grid, grid)
+
+
+def grid_pool(x: Tensor, grid: int, how: str = "avg") -> Tensor:
+    """``x (B, C, H, W) -> (B, C · g²)``: each channel pooled over the adaptive bins of a ``g × g`` grid.
+
+    ``avg``: the bin's mean; ``max``: its maximum; ``gem``: the generalised mean
+    ``(mean_bin max(x, ε)^p)^(1/p)`` with ``p = 3``, between the two (``x ≥ 0`` after a ReLU).
+    Flattened channel-major: ``out[:, c · g² + i · g + j]`` is channel c's cell (i, j).
+    """
+    if how == "max":
+        pooled = _adaptive_max(x, grid)
+    elif how == "gem":
+        pooled = F.adaptive_avg_pool2d(x.clamp(min=1e-6).pow(GEM_P), grid).pow(1.0 / GEM_P)
+    else:
+        pooled = F.adaptive_avg_pool2d(x, grid)
+    return pooled.flatten(1)
 
 
 @dataclass(frozen=True)
@@ -117,9 +147,10 @@ class ConvTower(Tower):
             inside the tower, so evaluation, export and matching normalise exactly as training did.
         embedding: how the model embedding is made from the stages (``combine_stages``):
             ``last`` (``D_L`` values) or ``concat`` (``Σ D_l`` values).
-        pool_grid: ``g``, each stage's map is average-pooled to a ``g × g`` grid before its head: 1 is
-            global average pooling (position discarded); 2 or more keeps a coarse layout, which
+        pool_grid: ``g``, each stage's map is pooled to a ``g × g`` grid before its head: 1 is
+            global pooling (position discarded); 2 or more keeps a coarse layout, which
             small images such as digits and glyphs identify by. The head sees ``C_l · g²`` values.
+        pool: how each grid cell is pooled (``grid_pool``): ``avg`` (mean), ``max``, ``gem`` (p = 3).
         weights: ``None`` (random) or a path: a state dict of a tower of this shape, or a siamese run's
             checkpoint (its ``net.*`` tensors), loaded whole — stages, heads and the input normalisation
             it was trained with — e.g. a tower trained on many classes to start one on few.
@@ -128,16 +159,16 @@ class ConvTower(Tower):
             per-layer loss, do not change; verification, retrieval and the index see the weighted distance.
 
     ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
-    ``e_l = normalize(W_l · flatten(avgpool_g(stage_l(…stage_1(x)))))``, ``avgpool_g (B, C_l, H_l, W_l)
-    -> (B, C_l, g, g)`` averaging adaptive bins (``adaptive_avg_pool2d``; a map smaller than ``g``
-    repeats its cells).
+    ``e_l = normalize(W_l · pool_g(stage_l(…stage_1(x))))``, ``pool_g (B, C_l, H_l, W_l) -> (B, C_l · g²)``
+    pooling adaptive bins (``grid_pool``; a map smaller than ``g`` repeats its cells).
     """
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
                  embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
                  input_std: Sequence[float] | None = None, embedding: str = "last", pool_grid: int = 1,
-                 weights: str | None = None, stage_weights: Sequence[float] | None = None):
+                 weights: str | None = None, stage_weights: Sequence[float] | None = None, pool: str = "avg"):
         super().__init__()
+        self.pool = one_of("model.pool", pool, POOLS)
         self.embedding = check_embedding(embedding)
         self.stage_weights = check_stage_weights(stage_weights, len(channels), self.embedding)
         channels = [int(c) for c in channels]
@@ -194,7 +225,7 @@ class ConvTower(Tower):
         out = []
         for stage, head in zip(self.stages, self.heads):
             x = stage(x)
-            pooled = F.adaptive_avg_pool2d(x, self.pool_grid).flatten(1)      # (B, C_l · g²)
+            pooled = grid_pool(x, self.pool_grid, self.pool)                  # (B, C_l · g²)
             out.append(F.normalize(head(pooled), dim=1))                      # (B, D_l)
         return out
 

@@ -85,12 +85,15 @@ def test_a_bundle_matches_where_torch_cannot_be_imported(bundled, tmp_path):
     assert check.returncode != 0                          # the blocker really blocks torch
 
 
-def test_stage_weights_are_in_the_exported_model_embedding(tmp_path):
-    """model.stage_weights changes the model embedding: the ONNX graph computes the weighted one."""
+@pytest.mark.parametrize("pool, size", [("avg", 16), ("max", 24), ("gem", 24)])
+def test_stage_weights_and_the_pooling_are_in_the_exported_model_embedding(tmp_path, pool, size):
+    """model.stage_weights and model.pool change the model embedding: the ONNX graph computes the same one
+    (at 24 px the last map is 3×3, whose 2×2 grid cells overlap)."""
     torch.manual_seed(0)
-    tower = ConvTower(channels=(4, 8, 16), embedding_dim=5, embedding="concat", pool_grid=2, stage_weights=[2, 1, 0.5])
-    export_onnx(tower, {"channels": 1, "size": 16}, tmp_path / "model.onnx")
-    images = np.random.default_rng(0).random((3, 1, 16, 16), dtype=np.float32)
+    tower = ConvTower(channels=(4, 8, 16), embedding_dim=5, embedding="concat", pool_grid=2, stage_weights=[2, 1, 0.5],
+                      pool=pool)
+    export_onnx(tower, {"channels": 1, "size": size}, tmp_path / "model.onnx")
+    images = np.random.default_rng(0).random((3, 1, size, size), dtype=np.float32)
     (onnx,) = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"image": images})
     with torch.no_grad():
         reference = tower.eval().embed(torch.from_numpy(images)).numpy()

@@ -9,7 +9,7 @@ from siamese.evaluation import pair_distances
 from siamese.losses import ContrastiveLoss, DoubleMarginContrastiveLoss
 from siamese.metrics import roc_auc
 from siamese.module import SiameseModule
-from siamese.nets import ConvTower
+from siamese.nets import ConvTower, grid_pool
 from siamese.pipeline import build
 
 
@@ -124,6 +124,27 @@ def test_pool_grid_feeds_each_head_the_means_of_a_g_by_g_grid():
         ConvTower(pool_grid=0)
     with pytest.raises(ValueError, match=r"model\.pool_grid must be an int >= 1, got 2\.0"):
         ConvTower(pool_grid=2.0)
+
+
+def test_pool_max_and_gem_take_each_cell_s_maximum_and_generalised_mean():
+    """model.pool=max: the cell's maximum; gem: (mean_cell x^3)^(1/3), between its mean and its maximum."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 1, 16, 16)
+    quadrants = lambda m: [m[:, :, 4 * i:4 * (i + 1), 4 * j:4 * (j + 1)].flatten(2) for i in range(2) for j in range(2)]
+    expected_cell = {"max": lambda c: c.amax(dim=2), "gem": lambda c: c.clamp(min=1e-6).pow(3).mean(dim=2).pow(1 / 3)}
+    for how, cell in expected_cell.items():
+        net = ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=2, pool=how).eval()
+        stage_1 = net.stages[0](x)                                                     # (3, 4, 8, 8), >= 0
+        pooled = torch.stack([cell(q) for q in quadrants(stage_1)], dim=2).flatten(1)  # (3, 4 · 4)
+        assert torch.allclose(net(x)[0], torch.nn.functional.normalize(net.heads[0](pooled), dim=1), atol=1e-5)
+    means = torch.stack([q.mean(dim=2) for q in quadrants(stage_1)], dim=2)
+    gem = torch.stack([expected_cell["gem"](q) for q in quadrants(stage_1)], dim=2)
+    maxima = torch.stack([q.amax(dim=2) for q in quadrants(stage_1)], dim=2)
+    assert (means <= gem + 1e-6).all() and (gem <= maxima + 1e-6).all()
+    uneven = torch.rand(2, 3, 5, 3)                       # bins of 3 rows and of 2 columns, overlapping
+    assert torch.equal(grid_pool(uneven, 2, "max"), torch.nn.functional.adaptive_max_pool2d(uneven, 2).flatten(1))
+    with pytest.raises(ValueError, match=r"model\.pool must be one of \['avg', 'max', 'gem'\], got 'median'"):
+        ConvTower(pool="median")
 
 
 def test_stage_weights_make_the_concat_distance_a_weighted_mean_of_the_stage_distances():
