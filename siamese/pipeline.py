@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
+import torch
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
@@ -69,6 +70,18 @@ def check_memory(loss, data_cfg: DictConfig, sampler: str | None, data_class: ty
                          f"{data_cfg.p * data_cfg.k}): set loss.memory to at least {data_cfg.p * data_cfg.k}")
 
 
+def check_optimizer(optimizer, settings: dict) -> None:
+    """Build the optimizer once on a stand-in parameter, so that a setting torch refuses (a negative
+    ``lr`` or ``weight_decay``, a beta outside [0, 1)) is named before any data is read, not at the
+    first training step from inside ``torch.optim``."""
+    try:
+        optimizer(params=[torch.zeros(1, requires_grad=True)])
+    except ValueError as err:
+        shown = ", ".join(f"optimizer.{key}={value}" for key, value in settings.items() if not key.startswith("_"))
+        name = group_choice("optimizer") or settings.get("_target_")
+        raise ValueError(f"optimizer={name} refuses its settings ({shown}): {err}") from None
+
+
 def check_run_settings(cfg: DictConfig) -> None:
     """Settings of the run itself that Lightning would accept and act on wrongly."""
     at_least("trainer.max_epochs", cfg.trainer.get("max_epochs", 0), 0)   # -1 would train forever
@@ -108,6 +121,7 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
                       "fine-tuning wants it below, e.g. optimizer.backbone_lr_mult=0.1",
                       stacklevel=2)
     optimizer = make(optimizer_cfg)
+    check_optimizer(optimizer, optimizer_cfg)
     scheduler = make(cfg.scheduler) if cfg.get("scheduler") else None
     data_channels = cfg.data.source.get("channels")
     if data_channels is not None and int(data_channels) != net.in_channels:

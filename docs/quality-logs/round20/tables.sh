@@ -1,0 +1,35 @@
+# The twentieth round's tables (docs/benchmarks.md), rebuilt from the logged runs without training:
+#   bash docs/quality-logs/round20/tables.sh      (with the project's venv active)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../report.sh"    # BENCH on PYTHONPATH, TMP
+
+# the check (the default at 948c900 against its logged runs), then the screens of seeds 0-2 x 3 folds, each
+# variant run by run against the default's logged runs (digits: round 16, glyphs: round 19)
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+take = lambda path, variant=None, seeds=(0, 1, 2): [r for r in read_log(f"{here}/{path}")
+                                                    if (variant is None or r["variant"] == variant) and r["seed"] in seeds]
+d_ref = take("../round16/d_rot.jsonl", "ours (dcontrastive, data.rotated_classes=[90,180,270])")
+g_ref = take("../round19/g_p32k2.jsonl", "ours (dcontrastive, data.p=32 data.k=2)")
+print("## the default at 948c900, seed 0, minus its logged runs")
+print_paired_rows("data", [("digits", take("d_check.jsonl"), [r for r in d_ref if r["seed"] == 0]),
+                           ("glyphs", take("g_check.jsonl"), [r for r in g_ref if r["seed"] == 0])])
+screens = [("d_pool.jsonl", "g_pool.jsonl", ("model.pool=max", "model.pool=gem")),
+           ("d_s2.jsonl", "g_s2.jsonl", ("optimizer=adamw optimizer.weight_decay=0.1",
+                                         "optimizer=adamw optimizer.weight_decay=0.5", "model.channels=[48,96,192]"))]
+means, pairs = [("digits: the default", d_ref), ("glyphs: the default", g_ref)], []
+for d_log, g_log, variants in screens:
+    for knob in variants:
+        v = f"ours (dcontrastive, {knob})"
+        for data, path, ref in (("digits", d_log, d_ref), ("glyphs", g_log, g_ref)):
+            means.append((f"{data}: {knob}", take(path, v)))
+            pairs.append((f"{data}: {knob} − the default", take(path, v), ref))
+print("## the screens, seeds 0-2 x 3 folds: means, and run by run")
+print_mean_rows("variant", means, spread=True)
+print_paired_rows("comparison", pairs)
+print("train s a fold: " + ", ".join(f"{name} {statistics.mean(r['train_s'] for r in runs):.1f}" for name, runs in means))
+PY
