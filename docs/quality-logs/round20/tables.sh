@@ -33,3 +33,23 @@ print_mean_rows("variant", means, spread=True)
 print_paired_rows("comparison", pairs)
 print("train s a fold: " + ", ".join(f"{name} {statistics.mean(r['train_s'] for r in runs):.1f}" for name, runs in means))
 PY
+
+# the wider tower on glyph subsets (a screen only): 30 characters (20 training a fold) and 60 (40), P 32 x K 2,
+# `auto`'s rotations on for both; references: the default on 30, rerun now; on 60, the nineteenth round's runs
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+wide30 = read_log(f"{here}/g30_wide.jsonl")
+default30, wide60, default60 = (read_log(f"{here}/g30_default.jsonl"), read_log(f"{here}/g60_wide.jsonl"),
+                                read_log(f"{here}/../round19/g60_auto.jsonl"))
+print("## glyph subsets, 16 px, seeds 0-2 x 3 folds: model.channels=[48,96,192] against the default")
+print_mean_rows("subset, tower", [("30 characters, the default", default30), ("30 characters, [48,96,192]", wide30),
+                                  ("60 characters, the default", default60), ("60 characters, [48,96,192]", wide60)],
+                spread=True)
+print_paired_rows("comparison", [("30 characters (20 training): [48,96,192] − the default", wide30, default30),
+                                 ("60 characters (40 training): [48,96,192] − the default", wide60, default60)])
+print("train s a fold: " + ", ".join(f"{statistics.mean(r['train_s'] for r in rows):.1f}"
+                                     for rows in (default30, wide30, default60, wide60)))
+PY
