@@ -53,3 +53,19 @@ print_paired_rows("comparison", [("30 characters (20 training): [48,96,192] − 
 print("train s a fold: " + ", ".join(f"{statistics.mean(r['train_s'] for r in rows):.1f}"
                                      for rows in (default30, wide30, default60, wide60)))
 PY
+
+# the wider tower on fresh digits folds (seeds 3-8, a screen only), against the sixteenth round's runs of the default
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+ROT = "ours (dcontrastive, data.rotated_classes=[90,180,270])"
+default = [r for name in ("d_rot_fresh_a", "d_rot_fresh_b") for r in read_log(f"{here}/../round16/{name}.jsonl")
+           if r["variant"] == ROT]
+wide = read_log(f"{here}/d_wide_fresh.jsonl")
+print("## digits, fresh seeds 3-8 x 3 folds: model.channels=[48,96,192] against the default")
+print_mean_rows("tower", [("the default", default), ("[48,96,192]", wide)], spread=True)
+print_paired_rows("comparison", [("[48,96,192] − the default", wide, default)])
+print(f"train s a fold: {statistics.mean(r['train_s'] for r in default):.1f}, {statistics.mean(r['train_s'] for r in wide):.1f}")
+PY
