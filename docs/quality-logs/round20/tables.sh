@@ -69,3 +69,28 @@ print_mean_rows("tower", [("the default", default), ("[48,96,192]", wide)], spre
 print_paired_rows("comparison", [("[48,96,192] − the default", wide, default)])
 print(f"train s a fold: {statistics.mean(r['train_s'] for r in default):.1f}, {statistics.mean(r['train_s'] for r in wide):.1f}")
 PY
+
+# the wider tower's confirmation on glyphs (first half): 16 px fresh seeds 3-5 and 24 px seeds 0-2, against the
+# nineteenth round's runs of the default (P 32 x K 2); digits seeds 0-8 together (the screen and the fresh runs)
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+V32, WIDE = "ours (dcontrastive, data.p=32 data.k=2)", "ours (dcontrastive, model.channels=[48,96,192])"
+ROT = "ours (dcontrastive, data.rotated_classes=[90,180,270])"
+take = lambda path, variant: [r for r in read_log(f"{here}/{path}") if r["variant"] == variant]
+fresh, g24 = take("../round19/g_p32k2_fresh.jsonl", V32), take("../round19/g24_p32k2.jsonl", V32)
+digits = take("../round16/d_rot.jsonl", ROT) + take("../round16/d_rot_fresh_a.jsonl", ROT) + take("../round16/d_rot_fresh_b.jsonl", ROT)
+wide_fresh, wide24 = take("g_wide_fresh.jsonl", WIDE), take("g24_wide.jsonl", WIDE)
+wide_digits = take("d_s2.jsonl", WIDE) + take("d_wide_fresh.jsonl", WIDE)
+print("## the wider tower's confirmation: means, and run by run")
+print_mean_rows("data, tower", [("glyphs 16 px seeds 3-5, the default", fresh), ("glyphs 16 px seeds 3-5, [48,96,192]", wide_fresh),
+                                ("glyphs 24 px seeds 0-2, the default", g24), ("glyphs 24 px seeds 0-2, [48,96,192]", wide24),
+                                ("digits seeds 0-8, the default", digits), ("digits seeds 0-8, [48,96,192]", wide_digits)],
+                spread=True)
+print_paired_rows("comparison", [("glyphs 16 px seeds 3-5: [48,96,192] − the default", wide_fresh, fresh),
+                                 ("glyphs 24 px seeds 0-2: [48,96,192] − the default", wide24, g24),
+                                 ("digits seeds 0-8: [48,96,192] − the default", wide_digits, digits)])
+print("train s a fold, 24 px: " + ", ".join(f"{statistics.mean(r['train_s'] for r in rows):.1f}" for rows in (g24, wide24)))
+PY
