@@ -165,7 +165,8 @@ def no_data_reading(monkeypatch):
     ("data.source.image_size=0", r"data\.source\.image_size=0 is below the 8 px"),
     ("optimizer.backbone_lr_mult=-1", r"optimizer\.backbone_lr_mult must be >= 0, got -1"),
     ("optimizer.lr=-1", r"optimizer=\S+ refuses its settings \(optimizer\.lr=-1, .*\): Invalid learning rate: -1"),
-    ("optimizer=adamw optimizer.weight_decay=-0.1", r"optimizer\.weight_decay=-0\.1\): Invalid weight_decay value: -0\.1"),
+    ("optimizer=adamw optimizer.weight_decay=-0.1",
+     r"optimizer\.weight_decay=-0\.1\): Invalid weight_decay value: -0\.1"),
 ])
 def test_config_errors_come_before_any_data_is_read(override, match, tmp_path, no_data_reading):
     cfg = compose_config("train", ["loss=dcontrastive", *override.split(), f"run_dir={tmp_path}"])
