@@ -109,9 +109,9 @@ def test_the_memory_keeps_the_last_images_written():
     ({"pairs": "sampled", "memory": 64}, r"loss\.memory=64 pairs the batch's images with earlier batches' by class "
                                          r"id: it needs loss\.pairs=batch_all or auto and no loss\.miner"),
     ({"pairs": "batch_all", "miner": HardPairMiner(), "memory": 64}, r"needs loss\.pairs=batch_all or auto and no"),
-    ({"pairs": "auto", "memory": 1.5}, r"loss\.memory must be a whole number of images >= 0, got 1\.5"),
-    ({"pairs": "auto", "memory": -3}, r"loss\.memory must be a whole number of images >= 0, got -3"),
-    ({"pairs": "auto", "memory": True}, r"loss\.memory must be a whole number of images >= 0, got True"),
+    ({"pairs": "auto", "memory": 1.5}, r"loss\.memory must be an int >= 0, got 1\.5"),
+    ({"pairs": "auto", "memory": -3}, r"loss\.memory must be >= 0, got -3"),
+    ({"pairs": "auto", "memory": True}, r"loss\.memory must be an int >= 0, got True"),
 ])
 def test_memory_settings_are_checked(kwargs, match):
     with pytest.raises(ValueError, match=match):

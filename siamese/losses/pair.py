@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from siamese.checks import one_of, positive
+from siamese.checks import at_least, one_of, positive
 from siamese.losses.base import SiameseLoss, cross_sqdist, dist_from_sqdist, pairwise_sqdist
 from siamese.losses.memory import CrossBatchMemory
 from siamese.losses.reducers import DEPRECATED_REDUCTIONS, MeanReducer, Reducer, SumOver2N, reducer_named
@@ -137,8 +137,7 @@ class PairLoss(SiameseLoss):
         if self.gather and pairs == "sampled":
             raise ValueError("loss.gather=true gathers the batch of every rank for a batch-wide loss: it needs "
                              "loss.pairs=batch_all (sampled pairs are independent of each other)")
-        if isinstance(memory, bool) or not isinstance(memory, int) or memory < 0:
-            raise ValueError(f"loss.memory must be a whole number of images >= 0, got {memory!r}")
+        memory = at_least("loss.memory", memory, 0)
         if memory and (pairs == "sampled" or miner is not None):
             raise ValueError(f"loss.memory={memory} pairs the batch's images with earlier batches' by class id: it "
                              "needs loss.pairs=batch_all or auto and no loss.miner")
