@@ -43,7 +43,7 @@ def main() -> None:
         folder = args.root / f"{label}_{name}"
         folder.mkdir(parents=True, exist_ok=True)
         for n, image in enumerate(images):
-            Image.fromarray(image, mode="L").save(folder / f"{n:05d}.png")
+            Image.fromarray(image).save(folder / f"{n:05d}.png")
         print(f"{folder}: {len(images)} images")
 
 
