@@ -30,3 +30,33 @@ for label in ("peer, digits' settings", "peer, glyphs' settings"):
     ratio = statistics.mean(r["train_s"] for r in ours) / statistics.mean(r["train_s"] for r in results[label])
     print(f"training time, the default / {label}: {ratio:.2f}x")
 PY
+
+# the same at 28 px, the images' own size (seeds 0-2); and the wider tower at 16 px (seeds 0-5), run by run
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, print_table, read_log
+here = sys.argv[1]
+runs = [r for name in ("f28_ours", "f28_peer_d", "f28_peer_g") for r in read_log(f"{here}/{name}.jsonl")]
+PEER = "PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
+names = {"ours (dcontrastive)": "ours (the default)",
+         PEER + "optimizer.lr=0.0001, optimizer.head_lr_mult=1": "peer, digits' settings",
+         PEER + "optimizer.head_lr_mult=0.1": "peer, glyphs' settings", "raw pixels": "raw pixels"}
+results = {label: [r for r in runs if r["variant"] == variant] for variant, label in names.items()}
+print("## Fashion-MNIST, 28 px, 3 class folds x seeds 0-2")
+print_table(results)
+ours = results["ours (the default)"]
+print_paired_rows("comparison", [(f"the default − {label}", ours, results[label])
+                                 for label in ("peer, digits' settings", "peer, glyphs' settings", "raw pixels")])
+for label in ("peer, digits' settings", "peer, glyphs' settings"):
+    ratio = statistics.mean(r["train_s"] for r in ours) / statistics.mean(r["train_s"] for r in results[label])
+    print(f"training time, the default / {label}: {ratio:.2f}x")
+
+default = [r for r in read_log(f"{here}/f_ours.jsonl") if r["variant"] == "ours (dcontrastive)"]
+wide = read_log(f"{here}/f_wide.jsonl")
+print("## Fashion-MNIST, 16 px, seeds 0-5: model.channels=[48,96,192] against the default")
+print_mean_rows("tower", [("the default", default), ("[48,96,192]", wide)], spread=True)
+print_paired_rows("comparison", [("[48,96,192] − the default", wide, default)])
+print(f"train s a fold: {statistics.mean(r['train_s'] for r in default):.1f}, "
+      f"{statistics.mean(r['train_s'] for r in wide):.1f}")
+PY
