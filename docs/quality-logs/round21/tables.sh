@@ -43,7 +43,8 @@ def compare(title: str, logs: tuple[str, ...]) -> list[dict]:
 
 fashion16 = compare("Fashion-MNIST, 16 px, 3 class folds x seeds 0-5", ("f_ours", "f_peer_d", "f_peer_g"))
 compare("Fashion-MNIST, 28 px, 3 class folds x seeds 0-2", ("f28_ours", "f28_peer_d", "f28_peer_g"))
-compare("MNIST, 16 px, 3 class folds x seeds 0-5", ("m_ours", "m_peer_d", "m_peer_g_a", "m_peer_g_b"))
+compare("MNIST, 16 px, 3 class folds x seeds 0-5", ("m_ours", "m_noturn_a", "m_noturn_b", "m_peer_d", "m_peer_g_a",
+                                                    "m_peer_g_b"))
 
 wide = read_log(f"{here}/f_wide.jsonl")
 print("## Fashion-MNIST, 16 px, seeds 0-5: model.channels=[48,96,192] against the default")
