@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-CLASSES = {"clothes": ("tshirt_top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
-                       "ankle_boot"),
+FOLDERS = {"clothes": ("0_tshirt_top", "1_trouser", "2_pullover", "3_dress", "4_coat", "5_sandal", "6_shirt",
+                       "7_sneaker", "8_bag", "9_ankle_boot"),                # class folders, in label order
            "digits": tuple("0123456789")}
 SIDE = 28
 
@@ -53,13 +53,13 @@ def main() -> None:
     parser.add_argument("root", type=Path, help="the image folder to write (one sub-folder per class)")
     parser.add_argument("--per-class", type=int, default=200, help="images of each class (the first ones)")
     args = parser.parse_args()
-    kinds = [kind for kind in CLASSES if (args.package / "src" / kind).is_dir()]
+    kinds = [kind for kind in FOLDERS if (args.package / "src" / kind).is_dir()]
     if len(kinds) != 1:
         raise SystemExit(f"{args.package}: expected the unpacked package folder of fashion-mnist (src/clothes) "
                          "or mnist (src/digits)")
-    for label, name in enumerate(CLASSES[kinds[0]]):
+    for label, name in enumerate(FOLDERS[kinds[0]]):
         images = class_images(args.package / "src" / kinds[0] / f"{label}.json", args.per_class)
-        folder = args.root / f"{label}_{name}" if kinds[0] == "clothes" else args.root / name
+        folder = args.root / name
         folder.mkdir(parents=True, exist_ok=True)
         for n, image in enumerate(images):
             Image.fromarray(image).save(folder / f"{n:05d}.png")
