@@ -26,7 +26,7 @@ def naive_contrastive(e1, e2, y, margin, form):
     return total / (2 * len(y))
 
 
-def naive_dcontrastive(e1s, e2s, y, m1s, m2s, ws, layers, distance="squared"):
+def naive_dcontrastive(e1s, e2s, y, m1s, m2s, ws, layers, distance="squared", power=1):
     total = 0.0
     for i, same in enumerate(y.tolist()):
         for stage, m1, m2, w in zip(layers, m1s, m2s, ws):
@@ -34,7 +34,7 @@ def naive_dcontrastive(e1s, e2s, y, m1s, m2s, ws, layers, distance="squared"):
             d = sum((u - v) ** 2 for u, v in zip(a, b))
             if distance == "euclidean":
                 d = math.sqrt(d)
-            total += w * (same * max(d - m1, 0.0) + (1 - same) * max(m2 - d, 0.0))
+            total += w * (same * max(d - m1, 0.0) ** power + (1 - same) * max(m2 - d, 0.0) ** power)
     return total / (2 * len(y))
 
 
@@ -59,7 +59,8 @@ def test_contrastive_equals_naive_loop(form, margin, seed):
     assert got.item() == pytest.approx(want, rel=1e-5, abs=1e-7)
 
 
-@pytest.mark.parametrize("distance", ["squared", "euclidean"])
+@pytest.mark.parametrize("distance,hinge", [("squared", "linear"), ("euclidean", "linear"), ("squared", "squared"),
+                                            ("euclidean", "squared")])
 @pytest.mark.parametrize("m1,m2,weights,layers", [
     (0.2, 1.0, 1.0, None),
     (0.1, 2.0, [0.5, 1.0, 2.0], None),
@@ -67,14 +68,15 @@ def test_contrastive_equals_naive_loop(form, margin, seed):
     (0.2, 1.0, [1.0, 3.0], [1, 3]),
     ([0.05], [0.6], 2.0, [2]),
 ])
-def test_dcontrastive_equals_naive_loop(m1, m2, weights, layers, distance):
+def test_dcontrastive_equals_naive_loop(m1, m2, weights, layers, distance, hinge):
     e1, e2, batch = random_pairs(seed=3)
-    loss = DoubleMarginContrastiveLoss(m1=m1, m2=m2, layers=layers, weights=weights, distance=distance)
+    loss = DoubleMarginContrastiveLoss(m1=m1, m2=m2, layers=layers, weights=weights, distance=distance, hinge=hinge)
     loss.bind(TowerShape(3, 4))
     out = loss(e1, e2, batch)
     sel = layers or [1, 2, 3]
     bc = lambda v: v if isinstance(v, list) else [v] * len(sel)  # noqa: E731
-    want = naive_dcontrastive(e1, e2, batch["y"], bc(m1), bc(m2), bc(weights), sel, distance)
+    want = naive_dcontrastive(e1, e2, batch["y"], bc(m1), bc(m2), bc(weights), sel, distance,
+                              power=2 if hinge == "squared" else 1)
     assert out["loss"].item() == pytest.approx(want, rel=1e-5, abs=1e-7)
     # every selected stage has its own logged term, and the terms add up to the loss
     assert sorted(k for k in out if k != "loss") == sorted(f"layer{s}" for s in sel)
@@ -106,6 +108,13 @@ def test_positive_pair_inside_m1_costs_nothing_but_outside_does():
     dcl = DoubleMarginContrastiveLoss(m1=0.3, m2=1.0, layers=[1])
     dcl.bind(TowerShape(1, 2))
     assert dcl([a], [b], {"y": torch.ones(1)})["loss"].item() == pytest.approx(0.1 / 2)
+    # the squared hinge: still nothing inside m1, and (0.4 - 0.3)^2 outside it
+    dcl = DoubleMarginContrastiveLoss(m1=0.5, m2=1.0, layers=[1], hinge="squared")
+    dcl.bind(TowerShape(1, 2))
+    assert dcl([a], [b], {"y": torch.ones(1)})["loss"].item() == 0.0
+    dcl = DoubleMarginContrastiveLoss(m1=0.3, m2=1.0, layers=[1], hinge="squared")
+    dcl.bind(TowerShape(1, 2))
+    assert dcl([a], [b], {"y": torch.ones(1)})["loss"].item() == pytest.approx(0.01 / 2)
 
 
 def test_seed_form_agrees_with_pytorch_metric_learning():
@@ -154,6 +163,7 @@ def test_contrastive_rejects_bad_values(kwargs, match):
     ({"layers": [1, 1]}, r"loss\.layers must be distinct"),
     ({"weights": -1.0}, r"loss\.weights must be >= 0"),
     ({"distance": "cosine"}, r"loss\.distance must be one of \[.squared., .euclidean.\], got .cosine."),
+    ({"hinge": "cubic"}, r"loss\.hinge must be one of \[.linear., .squared.\], got .cubic."),
 ])
 def test_dcontrastive_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -40,9 +40,10 @@ def contrastive_hadsell_terms(sqd: Tensor, y: Tensor, margin: float) -> Tensor:
     return y * sqd + (1 - y) * torch.clamp(margin - dist, min=0).pow(2)
 
 
-def double_margin_terms(d: Tensor, y: Tensor, m1: float, m2: float) -> Tensor:
-    """Double-margin term per pair: ``y·max(d − m1, 0) + (1 − y)·max(m2 − d, 0)``, ``d (P,)`` a distance."""
-    return y * torch.clamp(d - m1, min=0) + (1 - y) * torch.clamp(m2 - d, min=0)
+def double_margin_terms(d: Tensor, y: Tensor, m1: float, m2: float, power: int = 1) -> Tensor:
+    """Double-margin term per pair: ``y·max(d − m1, 0)^p + (1 − y)·max(m2 − d, 0)^p``, ``d (P,)`` a
+    distance, ``p`` the hinges' power (1 linear, 2 squared)."""
+    return y * torch.clamp(d - m1, min=0).pow(power) + (1 - y) * torch.clamp(m2 - d, min=0).pow(power)
 
 
 PAIR_SETS = ("sampled", "batch_all", "auto")
@@ -253,12 +254,14 @@ class DoubleMarginContrastiveLoss(PairLoss):
 
     For ``N`` pairs (``y = 1`` same, ``0`` different) and the selected tower stages ``l``::
 
-        L = 1/(2N) Σᵢ Σₗ wₗ·[ yᵢ·max(dᵢₗ − m1ₗ, 0) + (1 − yᵢ)·max(m2ₗ − dᵢₗ, 0) ]
+        L = 1/(2N) Σᵢ Σₗ wₗ·[ yᵢ·max(dᵢₗ − m1ₗ, 0)^p + (1 − yᵢ)·max(m2ₗ − dᵢₗ, 0)^p ]
 
     ``dᵢₗ`` is the squared Euclidean distance of the pair's stage-``l`` embeddings (``distance="squared"``,
     the seed's), or the Euclidean distance itself (``distance="euclidean"``: ``dᵢₗ = sqrt(squared)``, so
     both terms pull and push with a constant force instead of one proportional to the distance;
-    m1 and m2 are then distances, not squared ones). Same-class pairs
+    m1 and m2 are then distances, not squared ones). ``hinge`` sets ``p``: ``linear`` (1, the seed's) or
+    ``squared`` (2: a pair's pull or push grows with how far it is past its margin, so the worst pairs
+    weigh most and those just past it hardly at all). Same-class pairs
     are pulled inside ``m1``, different-class pairs pushed beyond ``m2`` (``0 < m1 < m2``), at every
     selected stage. ``m1``, ``m2`` and ``weights`` are scalars or one value per selected layer.
     ``layers`` lists 1-based stage numbers (``None`` = all stages). The returned dict holds ``loss``
@@ -268,11 +271,13 @@ class DoubleMarginContrastiveLoss(PairLoss):
     """
 
     DISTANCES = ("squared", "euclidean")
+    HINGES = {"linear": 1, "squared": 2}
 
     def __init__(self, m1=0.2, m2=1.0, layers: Sequence[int] | None = None, weights=1.0, distance: str = "squared",
-                 **pair_set):
+                 hinge: str = "linear", **pair_set):
         super().__init__(**pair_set)
         self.distance = one_of("loss.distance", distance, self.DISTANCES)
+        self.power = self.HINGES[one_of("loss.hinge", hinge, tuple(self.HINGES))]
         self.requested_layers = None if layers is None else [int(v) for v in layers]
         if self.requested_layers is not None and (
                 not self.requested_layers or len(set(self.requested_layers)) != len(self.requested_layers)):
@@ -314,7 +319,7 @@ class DoubleMarginContrastiveLoss(PairLoss):
         if self.layers is None:
             raise RuntimeError("DoubleMarginContrastiveLoss.bind(tower) must be called first")
         return {f"layer{stage}": w * double_margin_terms(self._distance(pairs.sqdist(e1[stage - 1], e2[stage - 1])),
-                                                         pairs.y, m1, m2)
+                                                         pairs.y, m1, m2, self.power)
                 for stage, m1, m2, w in zip(self.layers, self.m1, self.m2, self.weights)}
 
     def _distance(self, sqd: Tensor) -> Tensor:
