@@ -1,0 +1,45 @@
+# The twenty-second round's tables (docs/benchmarks.md), rebuilt from the logged runs without training:
+#   bash docs/quality-logs/round22/tables.sh      (with the project's venv active)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../report.sh"    # BENCH on PYTHONPATH, TMP
+
+# The check (the default on this machine against its logged runs, seed 0; it failed, so the default was
+# rerun here on seeds 1-2), then the screen of the loss's per-layer margins and its squared hinge (seeds 0-2
+# x 3 folds), run by run against the default's runs on this machine
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+ROT = "ours (dcontrastive, data.rotated_classes=[90,180,270])"       # the digits default's runs (round 16)
+V32 = "ours (dcontrastive, data.p=32 data.k=2)"                       # the glyphs default's runs (round 19)
+KNOBS = ("loss.m2=[0.6,0.8,1.0]", "loss.m1=[0.4,0.3,0.2]", "loss.hinge=squared")
+
+
+def take(path, variant=None, seeds=None):
+    """The runs of one log (relative to this folder), of one variant and of some seeds if given."""
+    return [r for r in read_log(f"{here}/{path}")
+            if (variant is None or r["variant"] == variant) and (seeds is None or r["seed"] in seeds)]
+
+
+d_logged = take("../round16/d_rot.jsonl", ROT, (0, 1, 2))
+g_logged = take("../round19/g_p32k2.jsonl", V32, (0, 1, 2))
+d_ref = take("d_check.jsonl") + take("d_default.jsonl")
+g_ref = take("g_check.jsonl") + take("g_default.jsonl")
+print("## the default at 7eec05c on this machine minus its logged runs (seed 0: the check; seeds 0-2)")
+print_paired_rows("data", [("digits, seed 0", take("d_check.jsonl"), [r for r in d_logged if r["seed"] == 0]),
+                           ("glyphs, seed 0", take("g_check.jsonl"), [r for r in g_logged if r["seed"] == 0]),
+                           ("digits, seeds 0-2", d_ref, d_logged), ("glyphs, seeds 0-2", g_ref, g_logged)])
+means, pairs = [("digits: the default here", d_ref), ("glyphs: the default here", g_ref)], []
+for knob in KNOBS:
+    v = f"ours (dcontrastive, {knob})"
+    for data, path, ref in (("digits", "d_screen.jsonl", d_ref), ("glyphs", "g_screen.jsonl", g_ref)):
+        means.append((f"{data}: {knob}", take(path, v)))
+        pairs.append((f"{data}: {knob} − the default", take(path, v), ref))
+print("## the screen, seeds 0-2 x 3 folds: means, and run by run")
+print_mean_rows("variant", means, spread=True)
+print_paired_rows("comparison", pairs)
+print("train s a fold: " + ", ".join(f"{name} {statistics.mean(r['train_s'] for r in runs):.1f}"
+                                     for name, runs in means))
+PY
