@@ -25,8 +25,8 @@ def take(path, variant=None, seeds=None):
 
 d_logged = take("../round16/d_rot.jsonl", ROT, (0, 1, 2))
 g_logged = take("../round19/g_p32k2.jsonl", V32, (0, 1, 2))
-d_ref = take("d_check.jsonl") + take("d_default.jsonl")
-g_ref = take("g_check.jsonl") + take("g_default.jsonl")
+d_ref = take("d_check.jsonl") + take("d_default.jsonl", seeds=(1, 2))       # (seeds 3-5 are the addition's)
+g_ref = take("g_check.jsonl") + take("g_default.jsonl", seeds=(1, 2))
 print("## the default at 7eec05c on this machine minus its logged runs (seed 0: the check; seeds 0-2)")
 print_paired_rows("data", [("digits, seed 0", take("d_check.jsonl"), [r for r in d_logged if r["seed"] == 0]),
                            ("glyphs, seed 0", take("g_check.jsonl"), [r for r in g_logged if r["seed"] == 0]),
@@ -42,4 +42,39 @@ print_mean_rows("variant", means, spread=True)
 print_paired_rows("comparison", pairs)
 print("train s a fold: " + ", ".join(f"{name} {statistics.mean(r['train_s'] for r in runs):.1f}"
                                      for name, runs in means))
+PY
+
+# The goal reading on this machine: the default minus the peer at its better setting, run by run, from this
+# machine's runs and from the logged ones (digits: rounds 16 and 18; glyphs 16 px: round 19)
+python - "$HERE" <<'PY'
+import statistics
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+PEER = "PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
+D_PEER, G_PEER = PEER + "optimizer.lr=0.0001, optimizer.head_lr_mult=1", PEER + "optimizer.head_lr_mult=0.1, data.p=32, data.k=2"
+
+
+def take(paths, variant, seeds):
+    return [r for path in paths for r in read_log(f"{here}/{path}") if r["variant"] == variant and r["seed"] in seeds]
+
+
+DATA = {"digits": ((("d_check.jsonl", "d_default.jsonl"), "ours (dcontrastive)"), (("d_peer.jsonl",), D_PEER),
+                   (("../round16/d_rot.jsonl", "../round16/d_rot_fresh_a.jsonl"),
+                    "ours (dcontrastive, data.rotated_classes=[90,180,270])"), (("../round18/d_peer_rot.jsonl",), D_PEER)),
+        "glyphs": ((("g_check.jsonl", "g_default.jsonl"), "ours (dcontrastive)"), (("g_peer.jsonl",), G_PEER),
+                   (("../round19/g_p32k2.jsonl", "../round19/g_p32k2_fresh.jsonl"), "ours (dcontrastive, data.p=32 data.k=2)"),
+                   (("../round19/g_peer_p32k2.jsonl",), G_PEER))}
+for data, (ours_here, peer_here, ours_logged, peer_logged) in DATA.items():
+    for seeds, label in ((range(3), "seeds 0-2"), (range(6), "seeds 0-5")):
+        runs = {name: take(*where, seeds) for name, where in (("the default here", ours_here), ("the peer here", peer_here),
+                                                              ("the default logged", ours_logged),
+                                                              ("the peer logged", peer_logged))}
+        print(f"## {data} 16 px, {label} x 3 folds: the default and the peer, here and logged")
+        print_mean_rows("variant", list(runs.items()), spread=True)
+        print_paired_rows("comparison", [("here: the default − the peer", runs["the default here"], runs["the peer here"]),
+                                         ("logged: the default − the peer", runs["the default logged"],
+                                          runs["the peer logged"])])
+        here_s = [statistics.mean(r["train_s"] for r in runs[k]) for k in ("the default here", "the peer here")]
+        print(f"training time here, the default / the peer: {here_s[0] / here_s[1]:.2f}x")
 PY
