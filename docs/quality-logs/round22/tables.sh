@@ -78,3 +78,27 @@ for data, (ours_here, peer_here, ours_logged, peer_logged) in DATA.items():
         here_s = [statistics.mean(r["train_s"] for r in runs[k]) for k in ("the default here", "the peer here")]
         print(f"training time here, the default / the peer: {here_s[0] / here_s[1]:.2f}x")
 PY
+
+# The photos on this machine (the last addition): Fashion-MNIST at 16 px, seeds 0-2, the default and the peer at
+# its better setting there (digits'), here and in round 21's logged runs
+python - "$HERE" <<'PY'
+import sys
+from bench_quality import print_mean_rows, print_paired_rows, read_log
+here = sys.argv[1]
+PEER = ("PML ContrastiveLoss (defaults), P×K, model.embedding=concat, no weight decay, model.pool_grid=2, "
+        "optimizer.lr=0.0001, optimizer.head_lr_mult=1")
+
+
+def take(path, variant):
+    return [r for r in read_log(f"{here}/{path}") if r["variant"] == variant and r["seed"] in (0, 1, 2)]
+
+
+runs = {"the default here": take("f_default.jsonl", "ours (dcontrastive)"), "the peer here": take("f_peer.jsonl", PEER),
+        "the default logged": take("../round21/f_ours.jsonl", "ours (dcontrastive)"),
+        "the peer logged": take("../round21/f_peer_d.jsonl", PEER)}
+print("## Fashion-MNIST 16 px, seeds 0-2 x 3 folds: the default and the peer, here and logged")
+print_mean_rows("variant", list(runs.items()), spread=True)
+print_paired_rows("comparison", [("here: the default − the peer", runs["the default here"], runs["the peer here"]),
+                                 ("logged: the default − the peer", runs["the default logged"], runs["the peer logged"]),
+                                 ("the default: here − logged", runs["the default here"], runs["the default logged"])])
+PY
