@@ -1,6 +1,8 @@
 """The benchmark's peer (pytorch-metric-learning's ContrastiveLoss in place of ours) still builds from
 conf/: the quality figures of docs/benchmarks.md compare against it, so a new key of the pair losses
-that it does not drop would stop every peer run."""
+that it does not drop would stop every peer run. Also the reader of the benchmark's logs that the rounds'
+tables.sh scripts rebuild those figures with."""
+import json
 import sys
 
 import torch
@@ -19,3 +21,14 @@ def test_the_peer_builds_from_the_config_and_trains_a_step(tmp_path):
     data.setup("fit")
     step = module.training_step(next(iter(data.train_dataloader())), 0)
     assert torch.isfinite(step) and step.requires_grad
+
+
+def test_read_runs_selects_a_variant_and_seeds_across_logs_in_order(tmp_path):
+    rows = [{"variant": v, "seed": s, "fold": 0} for v in ("a", "b") for s in range(3)]
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows[:4]))
+    second.write_text("".join(json.dumps(r) + "\n" for r in rows[4:]))
+    assert bench_quality.read_runs(first, second) == rows
+    assert bench_quality.read_runs(first, second, variant="b") == rows[3:]
+    assert bench_quality.read_runs(first, second, variant="b", seeds=(0, 2)) == [rows[3], rows[5]]
+    assert bench_quality.read_runs(second, first, seeds=(2,)) == [rows[5], rows[2]]      # the logs' order

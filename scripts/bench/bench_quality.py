@@ -114,6 +114,12 @@ def read_log(path: Path | str) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
+def read_runs(*paths: Path | str, variant: str | None = None, seeds=None) -> list[dict]:
+    """The runs of one or more ``--log`` files, in order, of one ``variant`` and of some ``seeds`` when given."""
+    return [r for path in paths for r in read_log(path)
+            if (variant is None or r["variant"] == variant) and (seeds is None or r["seed"] in seeds)]
+
+
 def run_all(variants: dict, epochs: dict[str, int], args, base: list[str], log: Path | None) -> dict[str, list]:
     """Every variant over seeds × folds at ``epochs[name]`` epochs; rows already in ``log`` are reused."""
     done = read_log(log) if log and log.exists() else []
