@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 train: $(STAMP)
 	$(BIN)/python scripts/train.py loss=dcontrastive
 
-# The test suite, after the lint (so CI, which runs `make test`, lints too).
+# The test suite, after the lint (so CI, which runs `make test`, lints too): two pytest-xdist workers of
+# one thread each (tests/conftest.py), a test file per worker at a time.
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check siamese scripts tests

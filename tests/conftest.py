@@ -1,4 +1,5 @@
 """Shared fixtures; the helpers they use live in helpers.py."""
+import os
 import random
 
 import numpy as np
@@ -6,6 +7,13 @@ import pytest
 import torch
 
 from helpers import make_image_tree
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Workers share the cores (`make test` runs two): one thread each, and in the processes a test starts.
+    # Torch's default of one per core in every worker leaves the threads spinning on each other (the suite
+    # took longer in two workers than in one).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
 """What the tests share: tiny data trees in each source's layout, embedding-like vectors, Hydra
-composition of conf/, the real scripts run in a subprocess, and a fault injector. Test files import
-from here, never from each other."""
+composition of conf/, the real scripts run in a subprocess, a fault injector and a checkpoint snapshot.
+Test files import from here, never from each other."""
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ TESTS_DIR = Path(__file__).resolve().parent
 SMALL = ["trainer=debug", "data.train_pairs=384", "data.val_pairs=200", "data.test_pairs=300"]
 # A fault injected into a training run through its callbacks (see FaultInjector).
 FAULT = "+callbacks.fault._target_=helpers.FaultInjector"
+# A copy of a training run's checkpoints taken between two epochs (see CheckpointSnapshot).
+SNAPSHOT = "+callbacks.snapshot._target_=helpers.CheckpointSnapshot"
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
@@ -143,6 +146,19 @@ class FaultInjector(pl.Callback):
                 pl_module.net.heads[self.nan_stage - 1].weight[0, 0] = float("nan")
 
 
+class CheckpointSnapshot(pl.Callback):
+    """When epoch ``after_epoch`` (0-based) is over and checkpointed, copy the checkpoint folder to ``to``
+    (global rank 0 only, before the next epoch's first step): what a run killed right after that epoch
+    leaves behind, taken from a run that goes on. Added to a run with ``SNAPSHOT``."""
+
+    def __init__(self, after_epoch: int, to: str):
+        self.after_epoch, self.to = int(after_epoch), to
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch == self.after_epoch + 1 and trainer.is_global_zero:
+            shutil.copytree(trainer.checkpoint_callback.dirpath, self.to)
+
+
 def unit_vectors(n, d, seed=0):
     x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
     return x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -154,3 +170,4 @@ def clustered(n, d, identities, seed=0):
     centres = rng.normal(size=(identities, d))
     x = centres[rng.integers(0, identities, n)] + 0.35 * rng.normal(size=(n, d))
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+

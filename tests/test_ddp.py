@@ -4,6 +4,7 @@ simulated two-machine torchrun, and a clear refusal of a multi-machine run witho
 import csv
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
-from helpers import CONF_DIR, FAULT, ROOT, TESTS_DIR, index_bytes, run_script
+from helpers import CONF_DIR, FAULT, ROOT, SNAPSHOT, TESTS_DIR, index_bytes, run_script
 from siamese.data.datamodule import shard_batches, shard_items
 from siamese.losses import DoubleMarginContrastiveLoss, TriHardLoss
 from siamese.module import gather_batch
@@ -106,8 +107,9 @@ def logged_validation(run_dir: Path) -> dict:
 @pytest.mark.slow
 def test_a_two_process_run_equals_one_process_and_resumes_across_two_torchrun_machines(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")       # what torchrun sets: the same float arithmetic in every run
-    straight = tmp_path / "straight"
-    proc = run_script("train.py", f"hydra.run.dir={straight}", *DDP, "trainer.max_epochs=2")
+    straight, after_epoch_1 = tmp_path / "straight", tmp_path / "checkpoints_after_epoch_1"
+    proc = run_script("train.py", f"hydra.run.dir={straight}", *DDP, "trainer.max_epochs=2", SNAPSHOT,
+                      "+callbacks.snapshot.after_epoch=0", f"+callbacks.snapshot.to={after_epoch_1}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Starting with 2 processes" in proc.stderr + proc.stdout
 
@@ -127,27 +129,36 @@ def test_a_two_process_run_equals_one_process_and_resumes_across_two_torchrun_ma
     report = json.loads((straight / "report.json").read_text())
     assert report["training"]["processes"] == 2
     files = json.loads((straight / "index.json").read_text())["files"]
+    outputs = sorted([e["name"] for e in files.values()] + ["index.json"])
     assert sorted(p.name for p in straight.glob("*") if p.suffix in (".faiss", ".npy", ".json") and
-                  p.name != "report.json") == sorted([e["name"] for e in files.values()] + ["index.json"])
+                  p.name != "report.json") == outputs
     assert (straight / "logs" / "metrics.csv").read_text().count("epoch,") == 1
+    logged = list(csv.DictReader(open(straight / "logs" / "metrics.csv")))
 
-    # one epoch, then resumed by two torchrun "machines" (one process each, 127.0.0.1) for the second
-    resumed = tmp_path / "resumed"
-    proc = run_script("train.py", f"hydra.run.dir={resumed}", *DDP, "trainer.max_epochs=1")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the run directory put back as a run killed right after epoch 1 leaves it (that epoch's checkpoints,
+    # no outputs), then resumed by two torchrun "machines" (one process each, 127.0.0.1) for the second
+    index = index_bytes(straight)
+    shutil.rmtree(straight / "checkpoints")
+    after_epoch_1.rename(straight / "checkpoints")
+    for name in [*outputs, "report.json"]:
+        (straight / name).unlink()
     port, env = free_port(), {**os.environ, "PYTHONPATH": str(TESTS_DIR)}
     nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(r),
                                "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port", str(port),
-                               str(ROOT / "scripts" / "train.py"), f"hydra.run.dir={resumed}", *DDP,
+                               str(ROOT / "scripts" / "train.py"), f"hydra.run.dir={straight}", *DDP,
                                "trainer.devices=1", "trainer.num_nodes=2", "trainer.max_epochs=2", "ckpt_path=last"],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for r in (0, 1)]
-    outputs = [node.communicate(timeout=240)[0] for node in nodes]
-    assert [node.returncode for node in nodes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
-    after = json.loads((resumed / "report.json").read_text())
-    assert {k: after[k] for k in ("verification", "retrieval", "one_shot")} == \
+    logs = [node.communicate(timeout=240)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], logs[0][-3000:] + logs[1][-3000:]
+    resumed = json.loads((straight / "report.json").read_text())
+    assert {k: resumed[k] for k in ("verification", "retrieval", "one_shot")} == \
         {k: report[k] for k in ("verification", "retrieval", "one_shot")}
-    assert index_bytes(resumed) == index_bytes(straight)
+    del resumed["training"]["seconds"], report["training"]["seconds"]
+    assert resumed["training"] == report["training"]         # steps, epochs, images seen, the epoch evaluated
+    assert index_bytes(straight) == index
+    appended = list(csv.DictReader(open(straight / "logs" / "metrics.csv")))[len(logged):]
+    assert {(r["epoch"], r["step"]) for r in appended} == {("1", "3"), ("1", "4"), ("1", "5")}   # epoch 2 alone
 
 
 def test_a_multi_machine_run_without_a_shared_run_dir_is_refused(tmp_path, monkeypatch):
