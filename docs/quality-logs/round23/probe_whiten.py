@@ -1,0 +1,101 @@
+"""Twenty-third-round probe: does whitening the embeddings, learned on the training images, help unseen classes?
+
+Learned whitening (Radenović et al. 2018, after Mikolajczyk & Matas' linear discriminant projections):
+from the training images' model embeddings e (N, D) and their class ids, with the evaluated (best)
+weights, the within-class covariance Σ_w = (1/N) Σ_i (e_i − μ_{c_i})(e_i − μ_{c_i})ᵀ, shrunk towards a
+multiple of the identity, S = Σ_w + α·(tr Σ_w / D)·I, then every evaluated embedding becomes
+
+    z = normalize((e − μ) S^(-1/2))          μ: the training images' mean
+
+(a rotation after S^(-1/2), as in the paper, changes no distance, so none is taken). `pca` whitens with
+the total covariance instead of the within-class one (no labels). Each run trains once, as
+bench_quality.py does, and is evaluated from the same weights in every way:
+
+    plain      e (what the project reports; equals bench_quality.py's run)
+    lw0.1      learned whitening, α = 0.1
+    lw1        learned whitening, α = 1
+    pca0.1     total-covariance whitening, α = 0.1
+
+Run from scripts/bench (PYTHONPATH=<repo>:<repo>/scripts/bench), one JSON line per run appended to LOG:
+
+    python probe_whiten.py DATA SEEDS FOLDS LOG VARIANT...   # DATA: d | g16; SEEDS/FOLDS: 0,1,2
+                                                             # VARIANT: ours | peer
+"""
+import json
+import sys
+import tempfile
+import types
+
+import torch
+import torch.nn.functional as F
+
+import bench_quality
+import siamese.pipeline as pipeline
+
+evaluate_plain = pipeline.evaluate_model
+figures = {}     # way -> the run's figures, filled by evaluate_every_way
+WAYS = {"lw0.1": ("within", 0.1), "lw1": ("within", 1.0), "pca0.1": ("total", 0.1)}
+
+
+def training_embeddings(net, datamodule) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training images' model embeddings ``(N, D)`` and class ids ``(N,)``."""
+    out, labels = [], []
+    with torch.no_grad():
+        for batch in datamodule.images_dataloader("train"):
+            out.append(net.final(net(batch["x"])))
+            labels.append(batch["c"])
+    return torch.cat(out).double(), torch.cat(labels)
+
+
+def whitening(e: torch.Tensor, c: torch.Tensor, covariance: str, alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(μ (D,), W (D, D))`` with ``W = S^(-1/2)``, S the shrunk within-class or total covariance."""
+    mu = e.mean(0)
+    if covariance == "within":
+        centred = e.clone()
+        for k in c.unique():
+            centred[c == k] -= e[c == k].mean(0)
+    else:
+        centred = e - mu
+    sigma = centred.T @ centred / len(e)
+    s = sigma + alpha * torch.trace(sigma) / len(sigma) * torch.eye(len(sigma), dtype=sigma.dtype)
+    values, vectors = torch.linalg.eigh(s)
+    return mu, vectors @ torch.diag(values.rsqrt()) @ vectors.T
+
+
+def evaluate_every_way(net, datamodule, settings, **kw):
+    """Stands in for the pipeline's evaluate: records every way's figures, returns the plain evaluation."""
+    net.eval()
+    plain = evaluate_plain(net, datamodule, settings, **kw)
+    figures["plain"] = bench_quality.figures(plain.report, 0)
+    combine = type(net).final
+    e, c = training_embeddings(net, datamodule)
+    rebuild = {k: v for k, v in kw.items() if k != "index"}        # a fresh gallery index for each
+    for way, (covariance, alpha) in WAYS.items():
+        mu, w = (t.float() for t in whitening(e, c, covariance, alpha))
+        net.final = types.MethodType(lambda self, stages: F.normalize((combine(self, stages) - mu) @ w, dim=1), net)
+        figures[way] = bench_quality.figures(evaluate_plain(net, datamodule, settings, **rebuild).report, 0)
+        del net.final
+    return plain
+
+
+def main() -> None:
+    data, seeds, folds, log, *names = sys.argv[1:]
+    base = ["data.split=classes"] + (["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
+    peer_set = ["model.pool_grid=2", "optimizer.lr=0.0001", "optimizer.head_lr_mult=1"] if data == "d" else \
+        ["model.pool_grid=2", "optimizer.head_lr_mult=0.1", "data.p=32", "data.k=2"]   # the peer at its best
+    peer = [*bench_quality.PML_OVERRIDES, "model.embedding=concat", "optimizer.weight_decay=0.0", *peer_set]
+    variants = {"ours": ["loss=dcontrastive"], "peer": peer}
+    pipeline.evaluate_model = evaluate_every_way
+    for seed in map(int, seeds.split(",")):
+        for fold in map(int, folds.split(",")):
+            for name in names:
+                at = [*base, "data.class_folds=3", f"data.class_fold={fold}", f"seed={seed}"]
+                with tempfile.TemporaryDirectory() as tmp:
+                    bench_quality.run([*variants[name], "trainer.max_epochs=10"], at, tmp)
+                with open(log, "a") as out:
+                    out.write(json.dumps({"data": data, "variant": name, "seed": seed, "fold": fold, **figures}) + "\n")
+                print(name, seed, fold, {how: round(f["map_at_r"], 4) for how, f in figures.items()}, flush=True)
+
+
+if __name__ == "__main__":
+    main()
