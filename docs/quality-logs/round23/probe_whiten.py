@@ -15,6 +15,8 @@ bench_quality.py does, and is evaluated from the same weights in every way:
     lw0.1      learned whitening, α = 0.1
     lw1        learned whitening, α = 1
     pca0.1     total-covariance whitening, α = 0.1
+    pca1       total-covariance whitening, α = 1     (added after the exploration, see RULES.md)
+    pca3       total-covariance whitening, α = 3     (added after the exploration, see RULES.md)
 
 Run from scripts/bench (PYTHONPATH=<repo>:<repo>/scripts/bench), one JSON line per run appended to LOG:
 
@@ -34,7 +36,8 @@ import siamese.pipeline as pipeline
 
 evaluate_plain = pipeline.evaluate_model
 figures = {}     # way -> the run's figures, filled by evaluate_every_way
-WAYS = {"lw0.1": ("within", 0.1), "lw1": ("within", 1.0), "pca0.1": ("total", 0.1)}
+WAYS = {"lw0.1": ("within", 0.1), "lw1": ("within", 1.0), "pca0.1": ("total", 0.1), "pca1": ("total", 1.0),
+        "pca3": ("total", 3.0)}
 
 
 def training_embeddings(net, datamodule) -> tuple[torch.Tensor, torch.Tensor]:
