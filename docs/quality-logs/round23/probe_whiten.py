@@ -20,7 +20,7 @@ bench_quality.py does, and is evaluated from the same weights in every way:
 
 Run from scripts/bench (PYTHONPATH=<repo>:<repo>/scripts/bench), one JSON line per run appended to LOG:
 
-    python probe_whiten.py DATA SEEDS FOLDS LOG VARIANT...   # DATA: d | g16; SEEDS/FOLDS: 0,1,2
+    python probe_whiten.py DATA SEEDS FOLDS LOG VARIANT...   # DATA: d | g16 | a folder's root; SEEDS/FOLDS: 0,1,2
                                                              # VARIANT: ours | peer
 """
 import json
@@ -83,7 +83,10 @@ def evaluate_every_way(net, datamodule, settings, **kw):
 
 def main() -> None:
     data, seeds, folds, log, *names = sys.argv[1:]
-    base = ["data.split=classes"] + (["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
+    folder = ["data=folder", f"data.source.root={data}", "data.source.image_size=16", "data.source.cache=memory",
+              "data.num_workers=0", "data.p=6", "data.k=16", "data.rotated_classes=auto"]      # round 21's folders
+    base = ["data.split=classes"] + (folder if data.startswith("/") else
+                                     ["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
     peer_set = ["model.pool_grid=2", "optimizer.lr=0.0001", "optimizer.head_lr_mult=1"] if data == "d" else \
         ["model.pool_grid=2", "optimizer.head_lr_mult=0.1", "data.p=32", "data.k=2"]   # the peer at its best
     peer = [*bench_quality.PML_OVERRIDES, "model.embedding=concat", "optimizer.weight_decay=0.0", *peer_set]
