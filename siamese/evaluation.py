@@ -14,7 +14,7 @@ import numpy as np
 from torch import nn
 
 from siamese import metrics
-from siamese.checks import at_least
+from siamese.checks import at_least, non_negative
 from siamese.data import ImageDataset, PairDataModule, PathImages
 from siamese.data.pair_files import PairList
 from siamese.index import FlatIndex, IndexSpec, build_flat_index, labels_of, search
@@ -31,8 +31,11 @@ class EvaluationSettings:
     n_way: int = 5
     trials: int = 1000
     seed: int = 0
+    whitening: float | None = None     # α of the learned whitening fitted after training (siamese.whitening)
 
     def __post_init__(self):
+        if self.whitening is not None:
+            non_negative("evaluation.whitening (null: off; else the shrinkage α)", self.whitening)
         if not self.fars or not all(0 < float(f) < 1 for f in self.fars):
             raise ValueError(f"evaluation.fars must be false-accept rates in (0, 1), got {self.fars}")
         if not self.ks or min(int(k) for k in self.ks) < 1:

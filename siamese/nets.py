@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from siamese.checks import at_least, image_channels, one_of
 from siamese.weights import load_weights
+from siamese.whitening import Whitening
 
 EMBEDDINGS = ("last", "concat")
 POOLS = ("avg", "max", "gem")
@@ -119,8 +120,18 @@ class Tower(nn.Module):
         return combine_stages(stages, self.embedding, self.stage_weights)
 
     def embed(self, x: Tensor) -> Tensor:
-        """``x (B, C, H, W) -> (B, embedding_dim)``: ``self.final(self(x))``."""
-        return self.final(self(x))
+        """``x (B, C, H, W) -> (B, embedding_dim)``: ``self.final(self(x))``, then the learned whitening
+        when one was fitted (``siamese.whitening``: ``self.whitening``, carried in the checkpoint)."""
+        e = self.final(self(x))
+        whitening = self._modules.get("whitening")
+        return e if whitening is None else whitening(e)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        """A checkpoint with a fitted whitening (``whitening.mean``, ``whitening.matrix``) gives this tower one."""
+        matrix = state_dict.get(prefix + "whitening.matrix")
+        if matrix is not None and self._modules.get("whitening") is None:
+            self.whitening = Whitening(matrix.shape[0])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
-from siamese.atomic import sha256_file
+from siamese.atomic import atomic_save, sha256_file
 from siamese.checks import at_least, non_negative
 from siamese.config import group_choice, make
 from siamese.data import PairDataModule
@@ -47,6 +47,7 @@ from siamese.runs import (
     run_config,
     without_start_weights,
 )
+from siamese.whitening import fit_whitening
 
 
 def resolve_sampler(data_cfg: DictConfig, loss) -> str | None:
@@ -152,6 +153,24 @@ def restore_checkpoint(module: SiameseModule, checkpoint: Path) -> int:
     return int(saved["epoch"])
 
 
+def fit_evaluated_whitening(net, datamodule, alpha: float | None, checkpoint: Path | None) -> dict | None:
+    """``evaluation.whitening=α``: fit the learned whitening on the training images (``siamese.whitening``)
+    and write it into the evaluated ``checkpoint``, so that evaluation, export, matching and the bundle
+    all whiten alike. ``None`` when off, or (with a warning) when the data has no class ids to fit it on."""
+    if alpha is None:
+        return None
+    if not datamodule.has_class_ids:
+        warnings.warn(f"evaluation.whitening={alpha} needs the training images' class ids, which pair-list data "
+                      "does not have: the embeddings are not whitened", stacklevel=2)
+        return None
+    fitted = fit_whitening(net, datamodule.images_dataloader("train"), alpha)
+    if checkpoint is not None:
+        saved = read_checkpoint(checkpoint)
+        saved["state_dict"].update({f"net.whitening.{k}": v.cpu() for k, v in net.whitening.state_dict().items()})
+        atomic_save(checkpoint, lambda f: torch.save(saved, f))
+    return fitted
+
+
 def _finish(run_dir: Path, result: Evaluation, checkpoint: Path | None, digest: str | None, cfg: DictConfig) -> dict:
     report = result.report
     report["checkpoint"] = str(checkpoint) if checkpoint else None
@@ -219,6 +238,7 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback]) -> dict:
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     last = training["epochs"] - 1 if training["epochs"] else None        # no checkpoint: the final weights
     training["evaluated_epoch"] = restore_checkpoint(module, best) if best else last
+    training["whitening"] = fit_evaluated_whitening(module.net, datamodule, settings.whitening, best)
     digest = sha256_file(best) if best else None
     result = evaluate_model(module.net, datamodule, settings, index_spec=index_spec)
     gallery_split, _ = datamodule.retrieval_splits
