@@ -60,7 +60,7 @@ def fit_whitening(net: nn.Module, loader, alpha: float) -> dict:
     Returns what the report records: ``alpha`` and the images and classes it was fitted on."""
     if getattr(net, "whitening", None) is not None:
         del net.whitening                              # fitted on the tower's plain embeddings, never on whitened ones
-    embeddings, extras = embed(net, loader)
+    embeddings, extras = embed(net, loader, total=len(loader.dataset), desc="whitening: the training images")
     mean, matrix = within_class_whitening(embeddings, extras["c"], float(alpha))
     net.whitening = Whitening(len(mean)).to(device_of(net))
     net.whitening.mean.copy_(mean)
