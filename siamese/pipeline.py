@@ -268,6 +268,10 @@ def _evaluate(cfg: DictConfig, run_dir: Path, train_cfg: DictConfig) -> dict:
         raise ValueError(f"pairs={cfg.pairs} needs pairs_root=<folder of the images it names>")
     test_pairs = read_lfw_pairs(cfg.pairs, cfg.pairs_root) if cfg.get("pairs") else None
     settings = settings_from(cfg)
+    if settings.whitening is not None:
+        raise ValueError(f"evaluation.whitening={settings.whitening}: the whitening is fitted when a run trains "
+                         "(scripts/train.py evaluation.whitening=α writes it into the checkpoint); evaluate.py "
+                         "uses what the checkpoint holds: leave evaluation.whitening out here")
     train_cfg = train_cfg.copy()
     train_cfg.model = without_start_weights(train_cfg.model)      # the checkpoint replaces the start
     module, datamodule = build(train_cfg)

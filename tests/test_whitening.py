@@ -108,6 +108,8 @@ def test_a_whitened_run_reports_it_and_its_checkpoint_re_evaluates_to_the_same_f
     again = evaluate(compose_config("evaluate", [f"run_dir={run_dir}", "evaluation.trials=100"]))
     for key in ("verification", "retrieval", "one_shot"):
         assert again[key] == report[key], key
+    with pytest.raises(ValueError, match=r"evaluation\.whitening=1\.0: the whitening is fitted when a run trains"):
+        evaluate(compose_config("evaluate", [f"run_dir={run_dir}", "evaluation.whitening=1.0"]))
 
 
 def test_the_checkpoint_s_tower_whitens_what_the_index_holds(whitened_run):
