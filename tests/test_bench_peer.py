@@ -32,3 +32,20 @@ def test_read_runs_selects_a_variant_and_seeds_across_logs_in_order(tmp_path):
     assert bench_quality.read_runs(first, second, variant="b") == rows[3:]
     assert bench_quality.read_runs(first, second, variant="b", seeds=(0, 2)) == [rows[3], rows[5]]
     assert bench_quality.read_runs(second, first, seeds=(2,)) == [rows[5], rows[2]]      # the logs' order
+
+
+def test_probe_runs_logs_every_variant_seed_and_fold_with_its_overrides(tmp_path, capsys):
+    seen = []
+
+    def run_one(name, overrides, run_dir):
+        seen.append((name, overrides))
+        return {"plain": {"map_at_r": 0.5}, "other": {"map_at_r": 0.25}}
+
+    log = tmp_path / "probe.jsonl"
+    bench_quality.probe_runs("d", "0,1", "2", str(log), ["a", "b"], ["data.split=classes"], run_one)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["variant"], r["seed"], r["fold"]) for r in rows] == [("a", 0, 2), ("b", 0, 2), ("a", 1, 2), ("b", 1, 2)]
+    assert rows[0] == {"data": "d", "variant": "a", "seed": 0, "fold": 2, "plain": {"map_at_r": 0.5},
+                       "other": {"map_at_r": 0.25}}
+    assert seen[2] == ("a", ["data.split=classes", "data.class_folds=3", "data.class_fold=2", "seed=1"])
+    assert "a 1 2 {'plain': 0.5, 'other': 0.25}" in capsys.readouterr().out

@@ -120,6 +120,22 @@ def read_runs(*paths: Path | str, variant: str | None = None, seeds=None) -> lis
             if (variant is None or r["variant"] == variant) and (seeds is None or r["seed"] in seeds)]
 
 
+def probe_runs(data: str, seeds: str, folds: str, log: str, names: list[str], base: list[str], run_one) -> None:
+    """The rounds' probes' loop (``docs/quality-logs/round*/probe_*.py``): each variant of ``names`` on each
+    seed × class fold of the comma lists ``seeds``, ``folds`` (of 3 folds) over the overrides ``base``.
+    ``run_one(name, overrides, tmp_dir)`` trains or evaluates one run and returns its figures by way of
+    evaluating (``{way: figures}``); each run is appended to ``log`` as a JSON line and printed (MAP@R by way)."""
+    for seed in map(int, seeds.split(",")):
+        for fold in map(int, folds.split(",")):
+            for name in names:
+                at = [*base, "data.class_folds=3", f"data.class_fold={fold}", f"seed={seed}"]
+                with tempfile.TemporaryDirectory() as tmp:
+                    ways = run_one(name, at, tmp)
+                with open(log, "a") as out:
+                    out.write(json.dumps({"data": data, "variant": name, "seed": seed, "fold": fold, **ways}) + "\n")
+                print(name, seed, fold, {how: round(f["map_at_r"], 4) for how, f in ways.items()}, flush=True)
+
+
 def run_all(variants: dict, epochs: dict[str, int], args, base: list[str], log: Path | None) -> dict[str, list]:
     """Every variant over seeds × folds at ``epochs[name]`` epochs; rows already in ``log`` are reused."""
     done = read_log(log) if log and log.exists() else []

@@ -14,9 +14,7 @@ is evaluated three ways from the same weights:
     python probe_center.py DATA SEEDS FOLDS LOG VARIANT...   # DATA: d | g16 | g24; SEEDS/FOLDS: 0,1,2
                                                              # VARIANT: ours | peer | raw
 """
-import json
 import sys
-import tempfile
 import types
 
 import torch
@@ -68,20 +66,17 @@ def main() -> None:
     peer = [*bench_quality.PML_OVERRIDES, "model.embedding=concat", "optimizer.weight_decay=0.0", *peer_set]
     variants = {"ours": ["loss=dcontrastive"], "peer": peer, "raw": None}
     pipeline.evaluate_model = evaluate_three_ways
-    for seed in map(int, seeds.split(",")):
-        for fold in map(int, folds.split(",")):
-            for name in names:
-                at = [*base, "data.class_folds=3", f"data.class_fold={fold}", f"seed={seed}"]
-                with tempfile.TemporaryDirectory() as tmp:
-                    if variants[name] is None:
-                        cfg = common.compose_config("train", [*at, f"run_dir={tmp}"])
-                        _, datamodule = pipeline.build(cfg)
-                        evaluate_three_ways(RawPixels(), datamodule, pipeline.settings_from(cfg))
-                    else:
-                        bench_quality.run([*variants[name], "trainer.max_epochs=10"], at, tmp)
-                with open(log, "a") as out:
-                    out.write(json.dumps({"data": data, "variant": name, "seed": seed, "fold": fold, **figures}) + "\n")
-                print(name, seed, fold, {how: round(f["map_at_r"], 4) for how, f in figures.items()}, flush=True)
+
+    def run_one(name: str, at: list[str], tmp: str) -> dict:
+        if variants[name] is None:
+            cfg = common.compose_config("train", [*at, f"run_dir={tmp}"])
+            _, datamodule = pipeline.build(cfg)
+            evaluate_three_ways(RawPixels(), datamodule, pipeline.settings_from(cfg))
+        else:
+            bench_quality.run([*variants[name], "trainer.max_epochs=10"], at, tmp)
+        return figures
+
+    bench_quality.probe_runs(data, seeds, folds, log, names, base, run_one)
 
 
 if __name__ == "__main__":

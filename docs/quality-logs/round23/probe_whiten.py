@@ -20,12 +20,9 @@ bench_quality.py does, and is evaluated from the same weights in every way:
 
 Run from scripts/bench (PYTHONPATH=<repo>:<repo>/scripts/bench), one JSON line per run appended to LOG:
 
-    python probe_whiten.py DATA SEEDS FOLDS LOG VARIANT...   # DATA: d | g16 | a folder's root; SEEDS/FOLDS: 0,1,2
-                                                             # VARIANT: ours | peer
+    python probe_whiten.py DATA SEEDS FOLDS LOG ours         # DATA: d | g16 | a folder's root; SEEDS/FOLDS: 0,1,2
 """
-import json
 import sys
-import tempfile
 import types
 
 import torch
@@ -87,20 +84,13 @@ def main() -> None:
               "data.num_workers=0", "data.p=6", "data.k=16", "data.rotated_classes=auto"]      # round 21's folders
     base = ["data.split=classes"] + (folder if data.startswith("/") else
                                      ["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
-    peer_set = ["model.pool_grid=2", "optimizer.lr=0.0001", "optimizer.head_lr_mult=1"] if data == "d" else \
-        ["model.pool_grid=2", "optimizer.head_lr_mult=0.1", "data.p=32", "data.k=2"]   # the peer at its best
-    peer = [*bench_quality.PML_OVERRIDES, "model.embedding=concat", "optimizer.weight_decay=0.0", *peer_set]
-    variants = {"ours": ["loss=dcontrastive"], "peer": peer}
     pipeline.evaluate_model = evaluate_every_way
-    for seed in map(int, seeds.split(",")):
-        for fold in map(int, folds.split(",")):
-            for name in names:
-                at = [*base, "data.class_folds=3", f"data.class_fold={fold}", f"seed={seed}"]
-                with tempfile.TemporaryDirectory() as tmp:
-                    bench_quality.run([*variants[name], "trainer.max_epochs=10"], at, tmp)
-                with open(log, "a") as out:
-                    out.write(json.dumps({"data": data, "variant": name, "seed": seed, "fold": fold, **figures}) + "\n")
-                print(name, seed, fold, {how: round(f["map_at_r"], 4) for how, f in figures.items()}, flush=True)
+
+    def run_one(name: str, at: list[str], tmp: str) -> dict:
+        bench_quality.run({"ours": ["loss=dcontrastive"]}[name] + ["trainer.max_epochs=10"], at, tmp)
+        return figures
+
+    bench_quality.probe_runs(data, seeds, folds, log, names, base, run_one)
 
 
 if __name__ == "__main__":
