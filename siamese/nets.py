@@ -21,6 +21,7 @@ from siamese.whitening import Whitening
 
 EMBEDDINGS = ("last", "concat")
 POOLS = ("avg", "max", "gem")
+HEAD_NORMS = ("none", "batch")
 GEM_P = 3.0     # GeM's exponent (Radenović et al., 2018: p = 3 for retrieval)
 
 
@@ -87,6 +88,22 @@ def grid_pool(x: Tensor, grid: int, how: str = "avg") -> Tensor:
     else:
         pooled = F.adaptive_avg_pool2d(x, grid)
     return pooled.flatten(1)
+
+
+def embedding_head(in_features: int, dim: int, norm: str = "none") -> nn.Module:
+    """One stage's head before the L2 normalisation: ``(B, in_features) -> (B, dim)``.
+
+    ``none``: ``W x + b`` (``nn.Linear``). ``batch``: the re-identification "BNNeck" (Luo et al., 2019),
+    ``γ ⊙ (W x + b − μ) / √(σ² + ε)`` with the batch's (in training) or the running (in evaluation) mean
+    μ and variance σ² of each of the ``dim`` values and a learned scale γ, no shift (BNNeck removes the
+    bias): the embedding is centred on the origin of its sphere before it is normalised.
+    """
+    linear = nn.Linear(in_features, dim)
+    if one_of("model.head_norm", norm, HEAD_NORMS) == "none":
+        return linear
+    bn = nn.BatchNorm1d(dim)
+    bn.bias.requires_grad_(False)           # BNNeck: no shift (the bias stays 0)
+    return nn.Sequential(linear, bn)
 
 
 @dataclass(frozen=True)
@@ -168,16 +185,20 @@ class ConvTower(Tower):
         stage_weights: with ``embedding=concat``, the weight ``w_l`` of each stage in the model
             embedding (``combine_stages``); ``None``: equal. The per-stage embeddings, and so the
             per-layer loss, do not change; verification, retrieval and the index see the weighted distance.
+        head_norm: ``none`` or ``batch`` (a BatchNorm of the head's output before the normalisation,
+            ``embedding_head``).
 
     ``forward(x)``: ``x (B, C, H, W) -> [e_1 (B, D_1), …, e_L (B, D_L)]`` with ``‖e_l‖₂ = 1``;
-    ``e_l = normalize(W_l · pool_g(stage_l(…stage_1(x))))``, ``pool_g (B, C_l, H_l, W_l) -> (B, C_l · g²)``
-    pooling adaptive bins (``grid_pool``; a map smaller than ``g`` repeats its cells).
+    ``e_l = normalize(head_l(pool_g(stage_l(…stage_1(x)))))``, ``head_l`` linear (``embedding_head``),
+    ``pool_g (B, C_l, H_l, W_l) -> (B, C_l · g²)`` pooling adaptive bins (``grid_pool``; a map smaller than
+    ``g`` repeats its cells).
     """
 
     def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
                  embedding_dim: int | Sequence[int] = 64, input_mean: Sequence[float] | None = None,
                  input_std: Sequence[float] | None = None, embedding: str = "last", pool_grid: int = 1,
-                 weights: str | None = None, stage_weights: Sequence[float] | None = None, pool: str = "avg"):
+                 weights: str | None = None, stage_weights: Sequence[float] | None = None, pool: str = "avg",
+                 head_norm: str = "none"):
         super().__init__()
         self.pool = one_of("model.pool", pool, POOLS)
         self.embedding = check_embedding(embedding)
@@ -197,7 +218,7 @@ class ConvTower(Tower):
         self.stages = nn.ModuleList(
             _conv_block(c_in, c_out) for c_in, c_out in zip([self.in_channels, *channels], channels)
         )
-        self.heads = nn.ModuleList(nn.Linear(c * pool_grid**2, d) for c, d in zip(channels, dims))
+        self.heads = nn.ModuleList(embedding_head(c * pool_grid**2, d, head_norm) for c, d in zip(channels, dims))
         self.embedding_dims = dims
         mean = [0.0] * self.in_channels if input_mean is None else [float(v) for v in input_mean]
         std = [1.0] * self.in_channels if input_std is None else [float(v) for v in input_std]

@@ -85,13 +85,14 @@ def test_a_bundle_matches_where_torch_cannot_be_imported(bundled, tmp_path):
     assert check.returncode != 0                          # the blocker really blocks torch
 
 
-@pytest.mark.parametrize("pool, size", [("avg", 16), ("max", 24), ("gem", 24)])
-def test_stage_weights_and_the_pooling_are_in_the_exported_model_embedding(tmp_path, pool, size):
-    """model.stage_weights and model.pool change the model embedding: the ONNX graph computes the same one
-    (at 24 px the last map is 3×3, whose 2×2 grid cells overlap)."""
+@pytest.mark.parametrize("pool, size, head_norm", [("avg", 16, "batch"), ("max", 24, "none"), ("gem", 24, "none")])
+def test_stage_weights_and_the_pooling_are_in_the_exported_model_embedding(tmp_path, pool, size, head_norm):
+    """model.stage_weights, model.pool and model.head_norm change the model embedding: the ONNX graph computes
+    the same one (at 24 px the last map is 3×3, whose 2×2 grid cells overlap)."""
     torch.manual_seed(0)
     tower = ConvTower(channels=(4, 8, 16), embedding_dim=5, embedding="concat", pool_grid=2, stage_weights=[2, 1, 0.5],
-                      pool=pool)
+                      pool=pool, head_norm=head_norm)
+    tower(torch.randn(8, 1, size, size) * 3 + 1)          # training mode: BatchNorm's running statistics move
     export_onnx(tower, {"channels": 1, "size": size}, tmp_path / "model.onnx")
     images = np.random.default_rng(0).random((3, 1, size, size), dtype=np.float32)
     (onnx,) = ort.InferenceSession(str(tmp_path / "model.onnx")).run(None, {"image": images})

@@ -147,6 +147,32 @@ def test_pool_max_and_gem_take_each_cell_s_maximum_and_generalised_mean():
         ConvTower(pool="median")
 
 
+def test_head_norm_batch_standardises_each_head_output_without_a_shift():
+    """model.head_norm=batch (BNNeck): in training each of a head's D values is standardised over the batch and
+    scaled by γ, never shifted (the BatchNorm's shift stays 0 while γ trains); in evaluation the running
+    statistics make an image's embedding independent of the batch it comes in."""
+    torch.manual_seed(0)
+    net = ConvTower(channels=(4, 8), embedding_dim=5, pool_grid=2, head_norm="batch")
+    x = torch.randn(16, 1, 16, 16)
+    pooled = grid_pool(net.stages[0](x), 2)
+    before_norm = net.heads[0](pooled)                                                  # (16, 5)
+    assert torch.allclose(before_norm.mean(dim=0), torch.zeros(5), atol=1e-5)
+    assert torch.allclose(before_norm.var(dim=0, unbiased=False), torch.ones(5), atol=5e-3)   # σ² / (σ² + ε)
+    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=0.1)
+    for _ in range(3):                      # pull each image towards another one, at every stage
+        optimizer.zero_grad()
+        stages = net(torch.cat([x, x.flip(0)]))
+        sum(((e[:16] - e[16:]) ** 2).sum() for e in stages).backward()
+        optimizer.step()
+    bn = net.heads[0][1]
+    assert torch.equal(bn.bias, torch.zeros(5)) and not torch.equal(bn.weight, torch.ones(5))
+    net.eval()
+    assert torch.allclose(net.embed(x[:3]), net.embed(x)[:3], atol=1e-6)
+    assert torch.allclose(net.embed(x).norm(dim=1), torch.ones(16), atol=1e-5)
+    with pytest.raises(ValueError, match=r"model\.head_norm must be one of \['none', 'batch'\], got 'layer'"):
+        ConvTower(head_norm="layer")
+
+
 def test_stage_weights_make_the_concat_distance_a_weighted_mean_of_the_stage_distances():
     """model.stage_weights=w: ‖a − b‖² = Σ_l w_l ‖a_l − b_l‖² / Σ_l w_l, the embedding of unit norm;
     equal weights are the plain concat; a single-embedding loss sees the same model embedding."""
