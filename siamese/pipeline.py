@@ -146,17 +146,19 @@ def settings_from(cfg: DictConfig) -> EvaluationSettings:
     return EvaluationSettings(**OmegaConf.to_container(cfg.evaluation, resolve=True))
 
 
-def restore_checkpoint(module: SiameseModule, checkpoint: Path) -> int:
-    """Load a checkpoint's weights into ``module``; return the (0-based) epoch it was saved in."""
+def restore_checkpoint(module: SiameseModule, checkpoint: Path) -> dict:
+    """Load a checkpoint's weights into ``module``; return the checkpoint as read (``epoch``: 0-based)."""
     saved = read_checkpoint(checkpoint)
     module.load_state_dict(saved["state_dict"])
-    return int(saved["epoch"])
+    return saved
 
 
-def fit_evaluated_whitening(net, datamodule, alpha: float | None, checkpoint: Path | None) -> dict | None:
+def fit_evaluated_whitening(net, datamodule, alpha: float | None, checkpoint: Path | None,
+                            saved: dict | None) -> dict | None:
     """``evaluation.whitening=α``: fit the learned whitening on the training images (``siamese.whitening``)
-    and write it into the evaluated ``checkpoint``, so that evaluation, export, matching and the bundle
-    all whiten alike. ``None`` when off, or (with a warning) when the data has no class ids to fit it on."""
+    and write it into the evaluated ``checkpoint`` (``saved``: that file as ``restore_checkpoint`` read it), so
+    that evaluation, export, matching and the bundle all whiten alike. ``None`` when off, or (with a warning)
+    when the data has no class ids to fit it on."""
     if alpha is None:
         return None
     if not datamodule.has_class_ids:
@@ -165,7 +167,6 @@ def fit_evaluated_whitening(net, datamodule, alpha: float | None, checkpoint: Pa
         return None
     fitted = fit_whitening(net, datamodule.images_dataloader("train"), alpha)
     if checkpoint is not None:
-        saved = read_checkpoint(checkpoint)
         saved["state_dict"].update({f"net.whitening.{k}": v.cpu() for k, v in net.whitening.state_dict().items()})
         atomic_save(checkpoint, lambda f: torch.save(saved, f))
     return fitted
@@ -237,8 +238,9 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[pl.Callback]) -> dict:
 
     best = Path(checkpoint.best_model_path) if checkpoint and checkpoint.best_model_path else None
     last = training["epochs"] - 1 if training["epochs"] else None        # no checkpoint: the final weights
-    training["evaluated_epoch"] = restore_checkpoint(module, best) if best else last
-    training["whitening"] = fit_evaluated_whitening(module.net, datamodule, settings.whitening, best)
+    saved = restore_checkpoint(module, best) if best else None
+    training["evaluated_epoch"] = int(saved["epoch"]) if saved else last
+    training["whitening"] = fit_evaluated_whitening(module.net, datamodule, settings.whitening, best, saved)
     digest = sha256_file(best) if best else None
     result = evaluate_model(module.net, datamodule, settings, index_spec=index_spec)
     gallery_split, _ = datamodule.retrieval_splits
