@@ -56,6 +56,9 @@ class SiameseModule(pl.LightningModule):
             is the optimizer's times this.
         head_lr_mult: the learning rate of the tower's embedding heads (its parameters outside the
             backbone) is the optimizer's times this; a loss's own weights keep the optimizer's rate.
+        decay_biases_and_norms: ``False`` exempts every parameter of one dimension — biases and the
+            normalisation layers' scales and shifts — from the optimizer's weight decay ("no bias decay",
+            He et al. 2019); ``True`` (the optimizer's own behaviour) decays them like the weights.
 
     Every training step checks that each loss term and, after backward, each gradient is finite;
     otherwise it raises ``NonFiniteError`` naming the step, the term (``<loss_name>/<term>``) or
@@ -70,7 +73,7 @@ class SiameseModule(pl.LightningModule):
     def __init__(self, net: nn.Module, loss: nn.Module, optimizer: Callable,
                  scheduler: Callable | None = None, num_classes: int | None = None,
                  loss_name: str | None = None, collapse_threshold: float = 0.01, backbone_lr_mult: float = 1.0,
-                 head_lr_mult: float = 1.0):
+                 head_lr_mult: float = 1.0, decay_biases_and_norms: bool = True):
         super().__init__()
         self.net, self.loss = net, loss
         self.loss_name = loss_name or type(loss).__name__
@@ -78,6 +81,7 @@ class SiameseModule(pl.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.backbone_lr_mult = non_negative("optimizer.backbone_lr_mult", backbone_lr_mult)
         self.head_lr_mult = non_negative("optimizer.head_lr_mult", head_lr_mult)
+        self.decay_biases_and_norms = bool(decay_biases_and_norms)
         self.loss.bind(net, num_classes)   # single-embedding losses train the tower's model embedding
         self._val: list[dict[str, np.ndarray]] = []
         self.images_seen = 0     # training images (2 per pair) through this rank's tower; kept on resume
@@ -118,14 +122,18 @@ class SiameseModule(pl.LightningModule):
         silently keep the checkpoint's rates)."""
         self.images_seen = int(checkpoint.get("images_seen", 0))
         states = checkpoint.get("optimizer_states") or [{}]
-        saved = [group.get("lr_mult", 1.0) for group in states[0].get("param_groups", [])]
-        wanted = [group.get("lr_mult", 1.0) for group in self.parameter_groups()]
+        def described(groups):       # (multiplier, decayed) of each group
+            return [(group.get("lr_mult", 1.0), group.get("decay", True)) for group in groups]
+
+        saved = described(states[0].get("param_groups", []))
+        wanted = described(self.parameter_groups())
         if saved and saved != wanted:
             raise ValueError(
-                f"the checkpoint's optimizer has learning-rate groups with multipliers {saved}, this config "
-                f"gives {wanted} (optimizer.backbone_lr_mult={self.backbone_lr_mult}, optimizer.head_lr_mult="
-                f"{self.head_lr_mult}): resume with the run's values (its .hydra/config.yaml); a run from "
-                "before optimizer.head_lr_mult existed resumes with optimizer.head_lr_mult=1.0")
+                f"the checkpoint's optimizer has parameter groups (learning-rate multiplier, weight decay on) "
+                f"{saved}, this config gives {wanted} (optimizer.backbone_lr_mult={self.backbone_lr_mult}, "
+                f"optimizer.head_lr_mult={self.head_lr_mult}, optimizer.decay_biases_and_norms="
+                f"{self.decay_biases_and_norms}): resume with the run's values (its .hydra/config.yaml); a run "
+                "from before optimizer.head_lr_mult existed resumes with optimizer.head_lr_mult=1.0")
 
     def on_after_backward(self) -> None:
         bad = next((name for name, param in self.named_parameters()
@@ -204,14 +212,18 @@ class SiameseModule(pl.LightningModule):
         """The parameters grouped by learning-rate multiplier (``lr_mult``), groups in order of first
         appearance: the backbone's get ``backbone_lr_mult``, the tower's others — its embedding heads —
         ``head_lr_mult``, the loss's own 1. Equal multipliers share a group, so with both knobs at 1 it
-        is one group of every parameter, as before either knob existed."""
+        is one group of every parameter, as before either knob existed. Without
+        ``decay_biases_and_norms`` the one-dimensional parameters of each multiplier form a group of their
+        own with ``weight_decay`` 0 (marked ``decay: False``)."""
         backbone = {id(p) for p in self.net.backbone_parameters()}
         tower = {id(p) for p in self.net.parameters()}
-        groups: dict[float, list[nn.Parameter]] = {}
+        groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
         for p in self.parameters():
             mult = self.backbone_lr_mult if id(p) in backbone else self.head_lr_mult if id(p) in tower else 1.0
-            groups.setdefault(mult, []).append(p)
-        return [{"params": params, "lr_mult": mult} for mult, params in groups.items()]
+            groups.setdefault((mult, self.decay_biases_and_norms or p.ndim > 1), []).append(p)
+        return [{"params": params, "lr_mult": mult} if decay else
+                {"params": params, "lr_mult": mult, "decay": False, "weight_decay": 0.0}
+                for (mult, decay), params in groups.items()]
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(params=self.parameter_groups())

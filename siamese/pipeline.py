@@ -116,6 +116,9 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
     optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
     lr_mults = {key: non_negative(f"optimizer.{key}", optimizer_cfg.pop(key, 1.0))     # checked before data is read
                 for key in ("backbone_lr_mult", "head_lr_mult")}
+    decay_biases_and_norms = optimizer_cfg.pop("decay_biases_and_norms", True)
+    if not isinstance(decay_biases_and_norms, bool):
+        raise ValueError(f"optimizer.decay_biases_and_norms must be true or false, got {decay_biases_and_norms!r}")
     if cfg.model.get("weights") is not None and lr_mults["backbone_lr_mult"] > 1:
         warnings.warn(f"model.weights={cfg.model.weights}: the pretrained backbone learns at optimizer.lr x "
                       f"optimizer.backbone_lr_mult = {lr_mults['backbone_lr_mult']:g}x the base rate; "
@@ -137,7 +140,7 @@ def build(cfg: DictConfig, index_spec: IndexSpec | None = None) -> tuple[Siamese
     datamodule = make(cfg.data, **data_overrides)
     module = SiameseModule(net, loss, optimizer, scheduler, num_classes=len(datamodule.training_classes),
                            loss_name=group_choice("loss"), collapse_threshold=cfg.get("collapse_threshold", 0.01),
-                           **lr_mults)
+                           decay_biases_and_norms=decay_biases_and_norms, **lr_mults)
     return module, datamodule
 
 

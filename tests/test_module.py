@@ -223,6 +223,29 @@ def test_backbone_and_head_learning_rates_are_separate_and_the_loss_keeps_the_ba
         build(compose_config("train", [*overrides[:-2], "optimizer.head_lr_mult=-1", f"run_dir={tmp_path}"]))
 
 
+def test_without_decay_on_biases_and_norms_only_the_weights_decay(tmp_path):
+    """optimizer.decay_biases_and_norms=false: a step with zero loss gradient shrinks every weight matrix and
+    kernel (Adam's L2 decay) and leaves every bias and BatchNorm scale / shift as it was, at every rate's
+    group; true (the default) decays them all; a value that is not a bool is refused, naming its key."""
+    overrides = ["optimizer.weight_decay=0.1", f"run_dir={tmp_path}"]
+    for decay in (False, True):
+        module, _ = build(compose_config("train", [*overrides, f"optimizer.decay_biases_and_norms={decay}"]))
+        with torch.no_grad():
+            for p in module.parameters():
+                p.add_(0.5)                                   # every parameter away from 0 (BN shifts start at 0)
+        before = {name: p.detach().clone() for name, p in module.named_parameters()}
+        optimizer = module.configure_optimizers()["optimizer"]
+        for p in module.parameters():
+            p.grad = torch.zeros_like(p)
+        optimizer.step()
+        moved = {name: not torch.equal(p, before[name]) for name, p in module.named_parameters()}
+        assert all(moved[name] for name, p in module.named_parameters() if p.ndim > 1)
+        assert all(moved[name] == decay for name, p in module.named_parameters() if p.ndim == 1)
+        assert any(p.ndim == 1 for p in module.net.heads.parameters())      # the heads' biases are among them
+    with pytest.raises(ValueError, match=r"optimizer.decay_biases_and_norms must be true or false, got 'no'"):
+        build(compose_config("train", [*overrides, "optimizer.decay_biases_and_norms=no"]))
+
+
 def test_a_tower_starts_from_a_runs_checkpoint_or_a_state_dict(tmp_path):
     """model.weights: the same tower, stages, heads and input normalisation, from either file; a file of
     another shape or with tensors missing is refused naming the settings or the tensors."""

@@ -73,7 +73,7 @@ def test_resume_under_other_learning_rate_groups_is_a_clear_error(tmp_path):
     train(compose_config("train", [*SMALL, "optimizer.head_lr_mult=1.0", f"run_dir={tmp_path}"]))
     saved = (tmp_path / "checkpoints" / "last.ckpt").read_bytes()
     cfg = compose_config("train", [*SMALL, "trainer.max_epochs=2", f"run_dir={tmp_path}", "ckpt_path=last"])
-    with pytest.raises(ValueError, match=r"multipliers \[1\.0\], this config gives \[1\.0, 0\.3\].*"
+    with pytest.raises(ValueError, match=r"\[\(1\.0, True\)\], this config gives \[\(1\.0, True\), \(0\.3, True\)\].*"
                                          r"optimizer\.head_lr_mult=1\.0"):
         train(cfg)
     assert (tmp_path / "checkpoints" / "last.ckpt").read_bytes() == saved
