@@ -15,7 +15,8 @@ from bench_quality import print_paired_rows, read_runs
 os.chdir(sys.argv[1])      # the logs' paths are relative to this folder
 SEEDS = (0, 1, 2)
 VARIANTS = {"screen": ("model.head_norm=batch",),
-            "erase": ("augment=erase", "augment=erase augment.scale=[0.02,0.1]")}
+            "erase": ("augment=erase", "augment=erase augment.scale=[0.02,0.1]"),
+            "nodecay": ("optimizer.decay_biases_and_norms=false",)}
 
 
 def way(path, name):
