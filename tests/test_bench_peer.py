@@ -49,3 +49,27 @@ def test_probe_runs_logs_every_variant_seed_and_fold_with_its_overrides(tmp_path
                        "other": {"map_at_r": 0.25}}
     assert seen[2] == ("a", ["data.split=classes", "data.class_folds=3", "data.class_fold=2", "seed=1"])
     assert "a 1 2 {'plain': 0.5, 'other': 0.25}" in capsys.readouterr().out
+
+
+def test_probe_ways_evaluates_each_way_from_the_same_tower_and_logs_it_beside_the_plain_figures(tmp_path):
+    """A way that leaves the model embedding as it is gives the plain figures; one that maps every image to
+    the same point gives chance AUC; the tower's own method is back after each way."""
+    seen = []
+
+    def ways(net, datamodule):
+        seen.append(net)
+        def unchanged(self, stages):
+            return type(self).final(self, stages)
+
+        def one_point(self, stages):
+            return torch.nn.functional.normalize(torch.ones_like(unchanged(self, stages)), dim=1)
+
+        return {"unchanged": ("final", unchanged), "one_point": ("final", one_point)}
+
+    log = tmp_path / "probe.jsonl"
+    bench_quality.probe_ways(["d", "0", "0", str(log), "raw"], {"raw": None}, ways)
+    (row,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert list(row) == ["data", "variant", "seed", "fold", "plain", "unchanged", "one_point"]
+    assert row["unchanged"] == row["plain"]
+    assert row["one_point"]["auc"] == 0.5 and row["plain"]["auc"] > 0.8
+    assert "final" not in vars(seen[0])

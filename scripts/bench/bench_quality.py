@@ -39,13 +39,15 @@ import json
 import statistics
 import tempfile
 import time
+import types
 from pathlib import Path
 
 from pytorch_metric_learning.losses import ContrastiveLoss as PMLContrastiveLoss
 
+import siamese.pipeline as pipeline
 from common import compose_config, machine_header, raw_pixels_report
 from siamese.losses import ClassIdLoss
-from siamese.nets import EMBEDDINGS
+from siamese.nets import EMBEDDINGS, RawPixels
 from siamese.pipeline import train
 
 PEER_WEIGHT_DECAYS = (0.001, 0.0)             # PML is measured at both; its best is reported
@@ -134,6 +136,53 @@ def probe_runs(data: str, seeds: str, folds: str, log: str, names: list[str], ba
                 with open(log, "a") as out:
                     out.write(json.dumps({"data": data, "variant": name, "seed": seed, "fold": fold, **ways}) + "\n")
                 print(name, seed, fold, {how: round(f["map_at_r"], 4) for how, f in ways.items()}, flush=True)
+
+
+def probe_overrides(data: str) -> list[str]:
+    """The held-out-class overrides of a probe's DATA: ``d`` digits, ``g<px>`` glyphs at that size, or an image
+    folder's root (``/…``) with round 21's settings (16 px, digits' batch, ``auto``'s turns)."""
+    folder = ["data=folder", f"data.source.root={data}", "data.source.image_size=16", "data.source.cache=memory",
+              "data.num_workers=0", "data.p=6", "data.k=16", "data.rotated_classes=auto"]
+    return ["data.split=classes"] + (folder if data.startswith("/") else
+                                     ["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
+
+
+def probe_ways(argv: list[str], variants: dict[str, list[str] | None], make_ways) -> None:
+    """A probe (``docs/quality-logs/round*/probe_*.py``) from its command line ``DATA SEEDS FOLDS LOG VARIANT...``:
+    each named variant — its overrides trained for 10 epochs, or ``None`` for raw pixels — on every seed × fold
+    of ``probe_overrides(DATA)`` (``probe_runs``), evaluated from the same weights plainly and in each way of
+    ``make_ways(net, datamodule)``, called after the plain evaluation: ``{way: (method, function)}``, the
+    function standing in for that method of the tower (e.g. ``final``) while the way is evaluated, with a fresh
+    gallery index each. Each run's line holds ``plain`` and every way's figures."""
+    data, seeds, folds, log, *names = argv
+    evaluate_plain, found = pipeline.evaluate_model, {}
+
+    def evaluate_every_way(net, datamodule, settings, **kw):
+        net.eval()
+        plain = evaluate_plain(net, datamodule, settings, **kw)
+        found["plain"] = figures(plain.report, 0)
+        rebuild = {k: v for k, v in kw.items() if k != "index"}
+        for way, (method, function) in make_ways(net, datamodule).items():
+            setattr(net, method, types.MethodType(function, net))
+            found[way] = figures(evaluate_plain(net, datamodule, settings, **rebuild).report, 0)
+            delattr(net, method)
+        return plain
+
+    def run_one(name: str, at: list[str], tmp: str) -> dict:
+        found.clear()
+        if variants[name] is None:
+            cfg = compose_config("train", [*at, f"run_dir={tmp}"])
+            _, datamodule = pipeline.build(cfg)
+            evaluate_every_way(RawPixels(), datamodule, pipeline.settings_from(cfg))
+        else:
+            pipeline.evaluate_model = evaluate_every_way
+            try:
+                run([*variants[name], "trainer.max_epochs=10"], at, tmp)
+            finally:
+                pipeline.evaluate_model = evaluate_plain
+        return dict(found)
+
+    probe_runs(data, seeds, folds, log, names, probe_overrides(data), run_one)
 
 
 def run_all(variants: dict, epochs: dict[str, int], args, base: list[str], log: Path | None) -> dict[str, list]:

@@ -15,18 +15,11 @@ is evaluated three ways from the same weights:
                                                              # VARIANT: ours | peer | raw
 """
 import sys
-import types
 
 import torch
 import torch.nn.functional as F
 
 import bench_quality
-import common
-import siamese.pipeline as pipeline
-from siamese.nets import RawPixels
-
-evaluate_plain = pipeline.evaluate_model
-figures = {}     # "plain" / "stage" / "model" -> the run's figures, filled by evaluate_three_ways
 
 
 def training_mean(net, datamodule) -> list[torch.Tensor]:
@@ -40,43 +33,22 @@ def training_mean(net, datamodule) -> list[torch.Tensor]:
     return [s / n for s in sums]
 
 
-def evaluate_three_ways(net, datamodule, settings, **kw):
-    """Stands in for the pipeline's evaluate: records all three figures, returns the plain evaluation."""
-    net.eval()
-    plain = evaluate_plain(net, datamodule, settings, **kw)
-    figures["plain"] = bench_quality.figures(plain.report, 0)
+def ways(net, datamodule) -> dict:
+    """The two centred ways' stand-ins for the tower's ``final`` (``bench_quality.probe_ways``)."""
     combine = type(net).final
     mus = training_mean(net, datamodule)
     mu = combine(net, [m[None] for m in mus])[0]     # the model embedding is linear in the stages' (cat / √L)
-    centred = {"stage": lambda self, stages: combine(self, [F.normalize(e - m, dim=1) for e, m in zip(stages, mus)]),
-               "model": lambda self, stages: F.normalize(combine(self, stages) - mu, dim=1)}
-    rebuild = {k: v for k, v in kw.items() if k != "index"}        # a fresh gallery index for each
-    for how, final in centred.items():
-        net.final = types.MethodType(final, net)
-        figures[how] = bench_quality.figures(evaluate_plain(net, datamodule, settings, **rebuild).report, 0)
-        del net.final
-    return plain
+    return {"stage": ("final", lambda self, stages: combine(self, [F.normalize(e - m, dim=1)
+                                                                  for e, m in zip(stages, mus)])),
+            "model": ("final", lambda self, stages: F.normalize(combine(self, stages) - mu, dim=1))}
 
 
 def main() -> None:
-    data, seeds, folds, log, *names = sys.argv[1:]
-    base = ["data.split=classes"] + (["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
+    data = sys.argv[1]
     peer_set = ["model.pool_grid=2", "optimizer.lr=0.0001", "optimizer.head_lr_mult=1"] if data == "d" else \
         ["model.pool_grid=2", "optimizer.head_lr_mult=0.1"]              # the peer at its best (as in the rounds)
     peer = [*bench_quality.PML_OVERRIDES, "model.embedding=concat", "optimizer.weight_decay=0.0", *peer_set]
-    variants = {"ours": ["loss=dcontrastive"], "peer": peer, "raw": None}
-    pipeline.evaluate_model = evaluate_three_ways
-
-    def run_one(name: str, at: list[str], tmp: str) -> dict:
-        if variants[name] is None:
-            cfg = common.compose_config("train", [*at, f"run_dir={tmp}"])
-            _, datamodule = pipeline.build(cfg)
-            evaluate_three_ways(RawPixels(), datamodule, pipeline.settings_from(cfg))
-        else:
-            bench_quality.run([*variants[name], "trainer.max_epochs=10"], at, tmp)
-        return figures
-
-    bench_quality.probe_runs(data, seeds, folds, log, names, base, run_one)
+    bench_quality.probe_ways(sys.argv[1:], {"ours": ["loss=dcontrastive"], "peer": peer, "raw": None}, ways)
 
 
 if __name__ == "__main__":

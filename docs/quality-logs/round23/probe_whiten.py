@@ -23,16 +23,12 @@ Run from scripts/bench (PYTHONPATH=<repo>:<repo>/scripts/bench), one JSON line p
     python probe_whiten.py DATA SEEDS FOLDS LOG ours         # DATA: d | g16 | a folder's root; SEEDS/FOLDS: 0,1,2
 """
 import sys
-import types
 
 import torch
 import torch.nn.functional as F
 
 import bench_quality
-import siamese.pipeline as pipeline
 
-evaluate_plain = pipeline.evaluate_model
-figures = {}     # way -> the run's figures, filled by evaluate_every_way
 WAYS = {"lw0.1": ("within", 0.1), "lw1": ("within", 1.0), "pca0.1": ("total", 0.1), "pca1": ("total", 1.0),
         "pca3": ("total", 3.0)}
 
@@ -62,36 +58,18 @@ def whitening(e: torch.Tensor, c: torch.Tensor, covariance: str, alpha: float) -
     return mu, vectors @ torch.diag(values.rsqrt()) @ vectors.T
 
 
-def evaluate_every_way(net, datamodule, settings, **kw):
-    """Stands in for the pipeline's evaluate: records every way's figures, returns the plain evaluation."""
-    net.eval()
-    plain = evaluate_plain(net, datamodule, settings, **kw)
-    figures["plain"] = bench_quality.figures(plain.report, 0)
+def ways(net, datamodule) -> dict:
+    """Each way's stand-in for the tower's ``final`` (``bench_quality.probe_ways``): the model embedding
+    whitened, ``normalize((e − μ) W)``, with the way's covariance and α, fitted on the training images."""
     combine = type(net).final
     e, c = training_embeddings(net, datamodule)
-    rebuild = {k: v for k, v in kw.items() if k != "index"}        # a fresh gallery index for each
-    for way, (covariance, alpha) in WAYS.items():
+
+    def whitened(covariance, alpha):
         mu, w = (t.float() for t in whitening(e, c, covariance, alpha))
-        net.final = types.MethodType(lambda self, stages: F.normalize((combine(self, stages) - mu) @ w, dim=1), net)
-        figures[way] = bench_quality.figures(evaluate_plain(net, datamodule, settings, **rebuild).report, 0)
-        del net.final
-    return plain
+        return lambda self, stages: F.normalize((combine(self, stages) - mu) @ w, dim=1)
 
-
-def main() -> None:
-    data, seeds, folds, log, *names = sys.argv[1:]
-    folder = ["data=folder", f"data.source.root={data}", "data.source.image_size=16", "data.source.cache=memory",
-              "data.num_workers=0", "data.p=6", "data.k=16", "data.rotated_classes=auto"]      # round 21's folders
-    base = ["data.split=classes"] + (folder if data.startswith("/") else
-                                     ["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
-    pipeline.evaluate_model = evaluate_every_way
-
-    def run_one(name: str, at: list[str], tmp: str) -> dict:
-        bench_quality.run({"ours": ["loss=dcontrastive"]}[name] + ["trainer.max_epochs=10"], at, tmp)
-        return figures
-
-    bench_quality.probe_runs(data, seeds, folds, log, names, base, run_one)
+    return {way: ("final", whitened(covariance, alpha)) for way, (covariance, alpha) in WAYS.items()}
 
 
 if __name__ == "__main__":
-    main()
+    bench_quality.probe_ways(sys.argv[1:], {"ours": ["loss=dcontrastive"]}, ways)

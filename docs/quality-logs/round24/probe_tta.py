@@ -20,16 +20,12 @@ Run from scripts/bench (PYTHONPATH=<repo>:<repo>/scripts/bench), one JSON line p
     python probe_tta.py DATA SEEDS FOLDS LOG ours         # DATA: d | g16 | a folder's root; SEEDS/FOLDS: 0,1,2
 """
 import sys
-import types
 
 import torch
 import torch.nn.functional as F
 
 import bench_quality
-import siamese.pipeline as pipeline
 
-evaluate_plain = pipeline.evaluate_model
-figures = {}     # way -> the run's figures, filled by evaluate_every_way
 WAYS = {"s5": [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)],
         "s9": [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)],
         "s5x2": [(0, 0), (-2, 0), (2, 0), (0, -2), (0, 2)]}
@@ -45,37 +41,19 @@ def shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return padded[:, :, p - dy:p - dy + h, p - dx:p - dx + w]
 
 
-def evaluate_every_way(net, datamodule, settings, **kw):
-    """Stands in for the pipeline's evaluate: records every way's figures, returns the plain evaluation."""
-    net.eval()
-    plain = evaluate_plain(net, datamodule, settings, **kw)
-    figures["plain"] = bench_quality.figures(plain.report, 0)
+def ways(net, datamodule) -> dict:
+    """Each way's stand-in for the tower's ``forward`` (``bench_quality.probe_ways``): every stage's unit
+    embeddings averaged over the shifted views of the image, normalised again."""
     one_view = type(net).forward
-    rebuild = {k: v for k, v in kw.items() if k != "index"}        # a fresh gallery index for each
-    for way, offsets in WAYS.items():
-        def averaged(self, x, offsets=offsets):
+
+    def averaged(offsets):
+        def forward(self, x):
             views = [one_view(self, shifted(x, dy, dx)) for dy, dx in offsets]      # V × [e_l (B, D_l)]
             return [F.normalize(torch.stack(per_stage).mean(0), dim=1) for per_stage in zip(*views)]
-        net.forward = types.MethodType(averaged, net)
-        figures[way] = bench_quality.figures(evaluate_plain(net, datamodule, settings, **rebuild).report, 0)
-        del net.forward
-    return plain
+        return forward
 
-
-def main() -> None:
-    data, seeds, folds, log, *names = sys.argv[1:]
-    folder = ["data=folder", f"data.source.root={data}", "data.source.image_size=16", "data.source.cache=memory",
-              "data.num_workers=0", "data.p=6", "data.k=16", "data.rotated_classes=auto"]      # round 21's folders
-    base = ["data.split=classes"] + (folder if data.startswith("/") else
-                                     ["data=glyphs", f"data.source.image_size={data[1:]}"] if data != "d" else [])
-    pipeline.evaluate_model = evaluate_every_way
-
-    def run_one(name: str, at: list[str], tmp: str) -> dict:
-        bench_quality.run({"ours": ["loss=dcontrastive"]}[name] + ["trainer.max_epochs=10"], at, tmp)
-        return figures
-
-    bench_quality.probe_runs(data, seeds, folds, log, names, base, run_one)
+    return {way: ("forward", averaged(offsets)) for way, offsets in WAYS.items()}
 
 
 if __name__ == "__main__":
-    main()
+    bench_quality.probe_ways(sys.argv[1:], {"ours": ["loss=dcontrastive"]}, ways)
